@@ -1,0 +1,22 @@
+"""The small training engine: devices, seeds, checkpoints, DDP and one ``fit`` loop."""
+
+from landmarks.engine.checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
+from landmarks.engine.devices import DeviceUnavailable, pick_device
+from landmarks.engine.run import Run
+from landmarks.engine.seeding import derive_seed, seed_everything
+from landmarks.engine.train import History, TrainingDiverged, fit, warmup_cosine
+
+__all__ = [
+    "CorruptCheckpoint",
+    "DeviceUnavailable",
+    "History",
+    "Run",
+    "TrainingDiverged",
+    "derive_seed",
+    "fit",
+    "load_checkpoint",
+    "pick_device",
+    "save_checkpoint",
+    "seed_everything",
+    "warmup_cosine",
+]

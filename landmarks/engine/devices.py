@@ -1,0 +1,38 @@
+"""Choosing where to compute: ``--device auto|cpu|cuda|mps``."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+class DeviceUnavailable(ValueError):
+    pass
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    """Resolve a device choice; under torchrun each process takes its own GPU (LOCAL_RANK)."""
+    if choice not in CHOICES:
+        raise DeviceUnavailable(f"unknown device {choice!r}; choose one of {', '.join(CHOICES)}")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable(
+                "--device cuda was asked for, but torch sees no CUDA GPU on this machine "
+                f"(torch {torch.__version__}). Use --device cpu or --device auto."
+            )
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if choice == "mps" and not _mps_available():
+        raise DeviceUnavailable("--device mps was asked for, but MPS is not available here.")
+    return torch.device(choice)

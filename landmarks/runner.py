@@ -1,0 +1,76 @@
+"""Run one paper's reproduction and write its ``result.json`` (the results contract)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from landmarks import registry
+from landmarks.config import apply_overrides
+from landmarks.engine.checkpoint import atomic_write_bytes
+
+SCHEMA = 1
+
+
+def preset(paper_id: str, quick: bool, overrides: list[str] | None = None) -> Any:
+    module = registry.get(paper_id).load()
+    cfg = module.PRESETS["quick" if quick else "default"]
+    return apply_overrides(cfg, overrides or [])
+
+
+def run_paper(
+    paper_id: str,
+    *,
+    out: Path,
+    quick: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    overrides: list[str] | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Train, measure, and write ``<out>/<paper_id>/result.json``; returns that result."""
+    from landmarks.engine import Run, distributed, pick_device, seed_everything
+
+    paper = registry.get(paper_id)
+    module = paper.load()
+    cfg = preset(paper_id, quick, overrides)
+    dev = pick_device(device)
+    distributed.init_from_env()
+    seed_everything(seed)
+    run = Run(
+        paper=paper_id,
+        seed=seed,
+        device=dev,
+        out=Path(out) / paper_id,
+        quick=quick,
+        resume=resume,
+        config=cfg,
+        show_progress=show_progress,
+    )
+    run.out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    module.reproduce(cfg, run)
+    result = {
+        "schema": SCHEMA,
+        "paper": paper_id,
+        "seed": seed,
+        "quick": quick,
+        "device": str(dev),
+        "seconds": round(time.perf_counter() - began, 2),
+        "config": run.config_json(),
+        "metrics": run.metrics,
+        "claims": [c.to_json() for c in run.claims],
+        "plots": run.plots,
+        "world_size": distributed.world_size(),
+    }
+    if distributed.is_main():
+        write_json(run.out / "result.json", result)
+    return result
+
+
+def write_json(path: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2, allow_nan=True) + "\n"
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode()))
