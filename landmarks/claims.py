@@ -30,8 +30,7 @@ class Threshold:
     def __post_init__(self) -> None:
         if not (_COMPARISON.match(self.text) or _INTERVAL.match(self.text)):
             raise ValueError(
-                f"bad threshold {self.text!r}: use '>= x', '<= x', '> x', '< x', "
-                "'in (a, b)' or 'in [a, b]'"
+                f"bad threshold {self.text!r}: use '>= x', '<= x', '> x', '< x', 'in (a, b)' or 'in [a, b]'"
             )
 
     def holds(self, measured: float) -> bool:

@@ -7,8 +7,10 @@ import types
 import typing
 from typing import Any
 
+from landmarks.errors import UserInputError
 
-class BadOverride(ValueError):
+
+class BadOverride(UserInputError, ValueError):
     pass
 
 
@@ -24,9 +26,7 @@ def type_name(t: Any) -> str:
 
 
 def describe_keys(cfg: Any) -> str:
-    return "\n".join(
-        f"  {k} ({type_name(t)}, now {getattr(cfg, k)!r})" for k, t in field_types(cfg).items()
-    )
+    return "\n".join(f"  {k} ({type_name(t)}, now {getattr(cfg, k)!r})" for k, t in field_types(cfg).items())
 
 
 def parse_value(text: str, t: Any, key: str) -> Any:
@@ -74,9 +74,7 @@ def apply_overrides(cfg: Any, pairs: list[str]) -> Any:
     changes: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise BadOverride(
-                f"--set {pair!r}: expected key=value. Valid keys:\n{describe_keys(cfg)}"
-            )
+            raise BadOverride(f"--set {pair!r}: expected key=value. Valid keys:\n{describe_keys(cfg)}")
         key, text = pair.split("=", 1)
         key = key.strip()
         if key not in types_:

@@ -12,6 +12,8 @@ import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from landmarks.errors import UserInputError
+
 TRACKS = {
     1: "recurrence, attention and sequences",
     2: "convolutional vision",
@@ -96,7 +98,7 @@ PAPERS: list[Paper] = [
 _BY_ID = {p.id: p for p in PAPERS}
 
 
-class UnknownPaper(KeyError):
+class UnknownPaper(UserInputError, KeyError):
     def __init__(self, wanted: str) -> None:
         self.wanted = wanted
         self.closest = closest_ids(wanted)

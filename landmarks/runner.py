@@ -10,6 +10,7 @@ from typing import Any
 from landmarks import registry
 from landmarks.config import apply_overrides
 from landmarks.engine.checkpoint import atomic_write_bytes
+from landmarks.errors import UserInputError
 
 SCHEMA = 1
 
@@ -30,6 +31,7 @@ def run_paper(
     overrides: list[str] | None = None,
     resume: bool = False,
     show_progress: bool = True,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train, measure, and write ``<out>/<paper_id>/result.json``; returns that result."""
     from landmarks.engine import Run, distributed, pick_device, seed_everything
@@ -37,6 +39,8 @@ def run_paper(
     paper = registry.get(paper_id)
     module = paper.load()
     cfg = preset(paper_id, quick, overrides)
+    if data_dir is not None and not getattr(module, "USES_DATA_DIR", False):
+        raise UserInputError(f"{paper_id} generates or ships its own data; it does not read --data-dir")
     dev = pick_device(device)
     distributed.init_from_env()
     seed_everything(seed)
@@ -49,6 +53,7 @@ def run_paper(
         resume=resume,
         config=cfg,
         show_progress=show_progress,
+        data_dir=Path(data_dir) if data_dir is not None else None,
     )
     run.out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()

@@ -9,8 +9,10 @@ from typing import Any
 
 import torch
 
+from landmarks.errors import UserInputError
 
-class CorruptCheckpoint(ValueError):
+
+class CorruptCheckpoint(UserInputError, ValueError):
     pass
 
 

@@ -6,10 +6,12 @@ import os
 
 import torch
 
+from landmarks.errors import UserInputError
+
 CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
-class DeviceUnavailable(ValueError):
+class DeviceUnavailable(UserInputError, ValueError):
     pass
 
 

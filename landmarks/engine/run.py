@@ -32,6 +32,7 @@ class Run:
     resume: bool = False
     config: Any = None
     show_progress: bool = True
+    data_dir: Path | None = None  # a user's own files (--data-dir), for papers that read them
     metrics: dict[str, Any] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
     plots: list[dict[str, str]] = field(default_factory=list)

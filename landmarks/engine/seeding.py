@@ -16,7 +16,7 @@ def derive_seed(seed: int, *keys: object) -> int:
     Python's ``hash`` is salted per process; this is not, so a resumed run or a second
     process gets the same stream for the same keys.
     """
-    digest = hashlib.sha256(repr((int(seed),) + tuple(keys)).encode()).digest()
+    digest = hashlib.sha256(repr((int(seed), *keys)).encode()).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 

@@ -139,7 +139,7 @@ def fit(
         while step < steps:
             batch = distributed.shard(batch_fn(step))
             out = loss_fn(net, batch)
-            loss, extra = (out if isinstance(out, tuple) else (out, {}))
+            loss, extra = out if isinstance(out, tuple) else (out, {})
             loss_value = distributed.mean(float(loss.detach()))
             lr = optimizer.param_groups[0]["lr"]
             if not math.isfinite(loss_value):

@@ -1,0 +1,36 @@
+# One command each for the main job and the tests. Both build the environment first.
+#   make run                  # set up, then reproduce every paper: runs/<timestamp>/{report.html,RESULTS.md}
+#   make test                 # set up, then lint and the whole test suite (what CI runs)
+#   make TORCH="torch==2.9.1 torchvision==0.24.1" test    # another torch build
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.landmarks-installed
+
+.PHONY: setup run test lint clean
+
+setup:
+	@if [ ! -x "$(BIN)/python" ]; then $(PYTHON) -m venv $(VENV); fi
+	@if [ ! -f "$(STAMP)" ] || [ "$$(cat $(STAMP))" != "$(TORCH) | $$(cksum < pyproject.toml)" ]; then \
+		set -e; \
+		$(BIN)/python -m pip install --quiet --upgrade pip; \
+		echo "installing $(TORCH) (about a minute and a half)"; \
+		$(BIN)/python -m pip install --quiet $(TORCH); \
+		$(BIN)/python -m pip install --quiet -e '.[test]'; \
+		echo "$(TORCH) | $$(cksum < pyproject.toml)" > $(STAMP); \
+	fi
+
+run: setup
+	$(BIN)/landmarks reproduce $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check landmarks tests scripts
+
+test: lint
+	$(BIN)/python -m pytest $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,320 @@
+"""The ``landmarks`` command line.
+
+Imports are deferred to the command that needs them: ``landmarks list`` and ``show`` start
+without torch; ``run`` and ``reproduce`` load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from landmarks import __version__, registry
+from landmarks.errors import UserInputError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and pipes get a wide canvas rather than rich's 80-column default.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+def _timestamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+# ---- landmarks list ------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from landmarks.results import NOT_RUN, latest_statuses
+
+    statuses = latest_statuses(Path(args.runs) if args.runs else None)
+    table = Table(title="landmarks: papers", title_justify="left")
+    for col in ("id", "year", "title", "track", "status"):
+        table.add_column(col, no_wrap=col in ("id", "status"))
+    for p in registry.PAPERS:
+        status = statuses.get(p.id, (NOT_RUN, None))[0]
+        style = (
+            "green" if status.startswith("reproduced") else "red" if status.startswith("not rep") else "dim"
+        )
+        table.add_row(
+            p.id, str(p.year), p.title, f"{p.track}. {registry.TRACKS[p.track]}", f"[{style}]{status}[/]"
+        )
+    _console().print(table)
+    return 0
+
+
+# ---- landmarks show ------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    paper = registry.get(args.id)
+    card = paper.load().CARD
+    con = _console()
+    con.print(f"[bold]{escape(paper.title)}[/]  ({paper.id})")
+    con.print(f"{escape(paper.authors)}, {paper.year} · {paper.url}")
+    con.print(f"[dim]Track {paper.track}: {registry.TRACKS[paper.track]}[/]\n")
+    con.print(f"[bold]Citation[/]\n{escape(card.citation)}\n")
+    con.print("[bold]Takeaways[/]")
+    for t in card.takeaways:
+        con.print(f" • {escape(t)}")
+    claims = Table(title="Claims checked by `landmarks run`", title_justify="left")
+    for col in ("claim", "threshold", "paper's figure"):
+        claims.add_column(col)
+    for c in card.claims:
+        claims.add_row(escape(c.statement), escape(c.threshold), escape(c.paper_value))
+    con.print()
+    con.print(claims)
+    if card.figures:
+        con.print("[bold]The paper's reference numbers[/]")
+        for k, v in card.figures.items():
+            con.print(f" • {escape(k)}: {escape(str(v))}")
+    con.print("\n[bold]What the toy keeps[/]")
+    for k in card.keeps:
+        con.print(f" • {escape(k)}")
+    con.print("[bold]What it shrinks[/]")
+    for k in card.shrinks:
+        con.print(f" • {escape(k)}")
+    if card.notes:
+        con.print(f"\n{escape(card.notes)}")
+    con.print(
+        f"\n[bold]Run it[/]\n  landmarks run {paper.id}            # the reproduction\n"
+        f"  landmarks run {paper.id} --quick    # a few seconds: proves the code runs\n"
+        f"  landmarks run {paper.id} --set key=value   # see `landmarks run {paper.id} --set help`"
+    )
+    return 0
+
+
+# ---- landmarks run -------------------------------------------------------------------------
+
+
+def _resume_dir(paper_id: str) -> Path | None:
+    """The newest ``runs/*/`` that holds checkpoints of this paper."""
+    from landmarks.results import runs_root
+
+    found = sorted(runs_root().glob(f"*/{paper_id}/checkpoints"), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent.parent if found else None
+
+
+def _print_claims(result: dict, console) -> None:  # type: ignore[no-untyped-def]
+    from rich.markup import escape
+    from rich.table import Table
+
+    from landmarks.claims import REPRODUCED, fmt_number
+
+    table = Table(
+        title=f"{result['paper']}: seed {result['seed']}, {result['device']}, {result['seconds']:.1f} s"
+        + (" (quick preset: proves the code runs, not the claims)" if result["quick"] else ""),
+        title_justify="left",
+    )
+    for col in ("claim", "paper's figure", "threshold", "measured", "verdict"):
+        table.add_column(col)
+    for c in result["claims"]:
+        ok = c["verdict"] == REPRODUCED
+        table.add_row(
+            escape(c["statement"]),
+            escape(c["paper_value"]),
+            escape(c["threshold"]),
+            fmt_number(c["measured"]),
+            "[green]reproduced[/]" if ok else "[red]not reproduced[/]",
+        )
+    console.print(table)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    registry.get(args.id)  # unknown ids fail before torch loads
+    if args.set and any(s in ("help", "?") for s in args.set):
+        return _print_keys(args.id, args.quick)
+    from landmarks.runner import preset, run_paper
+
+    preset(args.id, args.quick, args.set)  # bad --set fails before any work
+    if args.out:
+        out = Path(args.out)
+    elif args.resume:
+        out = _resume_dir(args.id) or _fail_resume(args.id)
+    else:
+        out = Path("runs") / _timestamp()
+    try:
+        result = run_paper(
+            args.id,
+            out=out,
+            quick=args.quick,
+            seed=args.seed,
+            device=args.device,
+            overrides=args.set,
+            resume=args.resume,
+            data_dir=args.data_dir,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; progress is checkpointed. Continue with:\n"
+            f"  landmarks run {args.id} --out {out} --resume"
+            + "".join(f" --set {s}" for s in args.set)
+            + (" --quick" if args.quick else "")
+            + (f" --seed {args.seed}" if args.seed else ""),
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    from landmarks.engine import distributed
+
+    if distributed.is_main():
+        _print_claims(result, _console())
+        print(f"wrote {out / args.id / 'result.json'}")
+    return 0
+
+
+def _fail_resume(paper_id: str) -> Path:
+    raise UserInputError(f"--resume: found no checkpoints of {paper_id} under runs/; pass --out DIR")
+
+
+def _print_keys(paper_id: str, quick: bool) -> int:
+    from landmarks.config import describe_keys
+    from landmarks.runner import preset
+
+    print(f"{paper_id} settings ({'quick' if quick else 'default'} preset), set with --set key=value:")
+    print(describe_keys(preset(paper_id, quick)))
+    return 0
+
+
+# ---- landmarks reproduce / report ----------------------------------------------------------
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    ids = args.ids or registry.ids()
+    for pid in ids:
+        registry.get(pid)
+    from tqdm.auto import tqdm
+
+    from landmarks import report
+    from landmarks.engine.checkpoint import atomic_write_bytes
+    from landmarks.runner import run_paper
+
+    out = Path(args.out) if args.out else Path("runs") / _timestamp()
+    out.mkdir(parents=True, exist_ok=True)
+    errors: dict[str, str] = {}
+    bar = tqdm(ids, desc="reproduce", unit="paper", file=sys.stderr, dynamic_ncols=True)
+    console = _console()
+    for pid in bar:
+        bar.set_postfix(paper=pid)
+        (out / pid / "error.txt").unlink(missing_ok=True)
+        try:
+            result = run_paper(
+                pid, out=out, quick=args.quick, seed=args.seed, device=args.device, resume=args.resume
+            )
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; continue with: landmarks reproduce --out {out} --resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except UserInputError:
+            raise
+        except Exception as e:  # one paper's failure must not lose the others' results
+            import traceback
+
+            errors[pid] = f"{type(e).__name__}: {e}"
+            path = out / pid / "error.txt"
+            text = traceback.format_exc()
+            atomic_write_bytes(path, lambda f, t=text: f.write(t.encode()))
+            tqdm.write(f"[{pid}] failed: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        bar.clear()
+        _print_claims(result, console)
+    bar.close()
+    md, page = report.build(out, errors)
+    print(f"wrote {md}\nwrote {page}")
+    return EXIT_FAILED if errors else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from landmarks import report
+
+    md, page = report.build(Path(args.dir))
+    print(f"wrote {md}\nwrote {page}")
+    return 0
+
+
+# ---- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="landmarks",
+        description="The landmark papers of deep learning: readable code, parity tests, reproduced claims.",
+    )
+    parser.add_argument("--version", action="version", version=f"landmarks {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="every paper with its status from the latest results")
+    p.add_argument("--runs", help="folder of runs to read statuses from (default: runs/)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="a paper's card: citation, claims, what the toy keeps and shrinks")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_show)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--quick", action="store_true", help="tiny preset: seconds, proves the code runs")
+        p.add_argument("--seed", type=int, default=0, help="fixes every number on the CPU (default 0)")
+        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+        p.add_argument(
+            "--out", help="results folder; writes <out>/<id>/result.json (default runs/<timestamp>)"
+        )
+        p.add_argument(
+            "--resume", action="store_true", help="continue an interrupted run from its checkpoints"
+        )
+
+    p = sub.add_parser("run", help="train, measure and check one paper's claims")
+    p.add_argument("id")
+    common(p)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable); --set help lists the keys",
+    )
+    p.add_argument("--data-dir", help="your own data files, for papers that read them")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("reproduce", help="run several papers (default: all) and write one report")
+    p.add_argument("ids", nargs="*", help="paper ids (default: every paper)")
+    common(p)
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("report", help="rebuild report.html and RESULTS.md from a results folder")
+    p.add_argument("dir")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserInputError as e:
+        print(f"landmarks: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as e:
+        from landmarks.engine.train import TrainingDiverged
+
+        if isinstance(e, TrainingDiverged):
+            print(f"landmarks: training diverged: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

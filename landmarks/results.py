@@ -1,0 +1,92 @@
+"""Reading result files back: validation, and the latest status of each paper.
+
+Pure json + pathlib, so ``landmarks list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from landmarks.claims import NOT_REPRODUCED, REPRODUCED, Claim
+from landmarks.errors import UserInputError
+
+NOT_RUN = "not run"
+REQUIRED = {"schema", "paper", "seed", "quick", "device", "seconds", "config", "metrics", "claims"}
+
+
+class MalformedResult(UserInputError, ValueError):
+    pass
+
+
+@dataclass
+class Result:
+    path: Path
+    data: dict[str, Any]
+    claims: list[Claim]
+
+    @property
+    def paper(self) -> str:
+        return self.data["paper"]
+
+    @property
+    def status(self) -> str:
+        """Reproduced only if every claim is; verdicts are recomputed from the numbers."""
+        if not self.claims:
+            return NOT_REPRODUCED
+        return REPRODUCED if all(c.verdict == REPRODUCED for c in self.claims) else NOT_REPRODUCED
+
+    @property
+    def plots(self) -> list[dict[str, str]]:
+        return self.data.get("plots", [])
+
+
+def read_result(path: Path) -> Result:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MalformedResult(f"{path}: not a readable JSON result file ({e})") from None
+    if not isinstance(data, dict):
+        raise MalformedResult(f"{path}: a result file holds a JSON object")
+    missing = REQUIRED - data.keys()
+    if missing:
+        raise MalformedResult(f"{path}: missing keys {sorted(missing)}")
+    if data["schema"] != 1:
+        raise MalformedResult(f"{path}: schema {data['schema']!r} is not supported (expected 1)")
+    try:
+        claims = [Claim.from_json(c) for c in data["claims"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise MalformedResult(f"{path}: a claim is malformed ({e})") from None
+    return Result(path, data, claims)
+
+
+def find_results(root: Path) -> list[Result]:
+    """Every ``<root>/<id>/result.json``, in the registry's order."""
+    from landmarks import registry
+
+    order = {pid: i for i, pid in enumerate(registry.ids())}
+    found = [read_result(p) for p in sorted(Path(root).glob("*/result.json"))]
+    return sorted(found, key=lambda r: (order.get(r.paper, len(order)), r.paper))
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("LANDMARKS_RUNS", "runs"))
+
+
+def latest_statuses(root: Path | None = None) -> dict[str, tuple[str, Result]]:
+    """For each paper, its newest result under ``runs/*/`` (full runs before quick ones)."""
+    root = runs_root() if root is None else root
+    best: dict[str, tuple[tuple[int, float], Result]] = {}
+    for path in root.glob("*/*/result.json"):
+        try:
+            r = read_result(path)
+        except MalformedResult:
+            continue  # a broken file must not break `landmarks list`
+        rank = (0 if r.data["quick"] else 1, path.stat().st_mtime)
+        if r.paper not in best or rank > best[r.paper][0]:
+            best[r.paper] = (rank, r)
+    return {pid: (r.status + (" (quick)" if r.data["quick"] else ""), r) for pid, (_, r) in best.items()}
