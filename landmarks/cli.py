@@ -201,7 +201,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from landmarks import report
-    from landmarks.engine.checkpoint import atomic_write_bytes
+    from landmarks.files import atomic_write_bytes
     from landmarks.runner import run_paper
 
     out = Path(args.out) if args.out else Path("runs") / _timestamp()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from landmarks import registry
 from landmarks.claims import REPRODUCED, fmt_number
-from landmarks.engine.checkpoint import atomic_write_bytes
 from landmarks.errors import UserInputError
+from landmarks.files import atomic_write_bytes
 from landmarks.results import Result, find_results
 
 

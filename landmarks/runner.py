@@ -9,8 +9,8 @@ from typing import Any
 
 from landmarks import registry
 from landmarks.config import apply_overrides
-from landmarks.engine.checkpoint import atomic_write_bytes
 from landmarks.errors import UserInputError
+from landmarks.files import atomic_write_bytes
 
 SCHEMA = 1
 

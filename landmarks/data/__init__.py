@@ -1,0 +1,17 @@
+"""Data shared across papers: generators, the bundled corpus, and readers for users' files.
+
+- ``synthetic``: the seeded pattern every synthetic task follows (``batch(step)`` is a pure
+  function of seed and step).
+- ``shakespeare``: the bundled, cleaned Shakespeare corpus, a train/val split and a
+  character vocabulary.
+- ``digits``: scikit-learn's 8×8 digits as float tensors, optionally upsampled.
+- ``idx``: the MNIST IDX format (reader and writer, gzip or not) and ``load_mnist``.
+- ``cifar``: the CIFAR-10 *binary* batches and ``load_cifar10`` (pickled batches are refused).
+
+Every reader raises ``DataFormatError`` with a message that names the file and the problem.
+Importing this package imports no torch; the submodules do.
+"""
+
+from landmarks.data.errors import DataFormatError
+
+__all__ = ["DataFormatError"]
