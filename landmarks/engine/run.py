@@ -93,6 +93,7 @@ class Run:
             leave=False,
             file=sys.stderr,
             dynamic_ncols=True,
+            mininterval=0.1 if sys.stderr.isatty() else 5.0,  # logs get a line every few seconds
             disable=not (self.show_progress and distributed.is_main()),
         )
 

@@ -165,7 +165,9 @@ def fit(
             history.lr.append(lr)
             history.grad_norm.append(grad_norm)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", **{k: f"{v:.3g}" for k, v in extra.items()})
+            bar.set_postfix(
+                loss=f"{loss_value:.4f}", **{k: f"{v:.3g}" for k, v in extra.items()}, refresh=False
+            )
 
             if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
                 history.evals.append({"step": step, **_evaluate(model, eval_fn)})
