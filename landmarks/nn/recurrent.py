@@ -1,0 +1,307 @@
+"""Recurrent cells and stacks written out gate by gate: vanilla RNN, LSTM and GRU.
+
+Olah (2015), "Understanding LSTM Networks"; Hochreiter & Schmidhuber (1997) for the LSTM;
+Gers, Schmidhuber & Cummins (2000) for its forget gate; Cho et al. (2014) for the GRU.
+
+Names, shapes and gate order are torch's, so a ``torch.nn.LSTM`` (or ``nn.LSTMCell``, ``nn.GRU``
+...) state dict loads with ``strict=True`` and the two compute the same function:
+
+    stacks  weight_ih_l{k} (G·H, I)   weight_hh_l{k} (G·H, H)   bias_ih_l{k}, bias_hh_l{k} (G·H,)
+    cells   weight_ih, weight_hh, bias_ih, bias_hh (same shapes)
+
+G gate blocks are stacked row-wise: 1 for the RNN, 4 for the LSTM (i, f, g, o), 3 for the GRU
+(r, z, n). Olah writes one matrix acting on the concatenation, W_f·[h_{t-1}, x_t]; torch
+splits it into W_if·x_t + W_hf·h_{t-1}, with a bias on each half.
+
+Every module has two paths to the same numbers. ``fused=True`` (the default) hands these
+weights to torch's own kernels (``torch.lstm`` and friends, what ``nn.LSTM`` calls);
+``fused=False`` runs the equations below, one time step at a time. The tests hold the two paths
+to each other and to ``torch.nn`` (outputs, final states and gradients). Not supported:
+dropout between layers, bidirectional stacks, ``proj_size``, unbatched (2-D) inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# ---- one time step: the equations -------------------------------------------------------
+# Each step receives x_proj = W_ih·x_t + b_ih, computed for all time steps in one matmul before
+# the loop (it does not depend on the recurrence), and adds the recurrent half W_hh·h_{t-1} + b_hh.
+
+
+def rnn_step(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """Vanilla RNN: h_t = tanh(W·[h_{t-1}, x_t] + b)."""
+    return torch.tanh(x_proj + F.linear(h, w_hh, b_hh))  # (B, H)
+
+
+def lstm_step(
+    x_proj: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """LSTM with forget gate: the cell state C_t changes only by gated, additive updates."""
+    gates = x_proj + F.linear(h, w_hh, b_hh)  # (B, 4H): W·[h_{t-1}, x_t] + b for all four gates
+    i, f, g, o = gates.chunk(4, dim=-1)  # each (B, H), torch's order i, f, g, o
+    i = torch.sigmoid(i)  # i_t = σ(W_i·[h_{t-1}, x_t] + b_i)     input gate: what to write
+    f = torch.sigmoid(f)  # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)     forget gate: what to keep
+    g = torch.tanh(g)  # C̃_t = tanh(W_C·[h_{t-1}, x_t] + b_C)     candidate values
+    o = torch.sigmoid(o)  # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)     output gate: what to show
+    c = f * c + i * g  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+    h = o * torch.tanh(c)  # h_t = o_t ⊙ tanh(C_t)
+    return h, c
+
+
+def gru_step(x_proj: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """GRU, in torch's (cuDNN's) form.
+
+    Two differences from Olah's figure: the update gate interpolates the other way round
+    (z_t = 1 keeps h_{t-1}), and the reset gate multiplies W_hn·h_{t-1} + b_hn instead of
+    h_{t-1} before the matmul. Both are relabellings of the same family of functions.
+    """
+    x_r, x_z, x_n = x_proj.chunk(3, dim=-1)  # each (B, H), torch's order r, z, n
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)  # each (B, H)
+    r = torch.sigmoid(x_r + h_r)  # r_t = σ(W_ir·x_t + b_ir + W_hr·h_{t-1} + b_hr)    reset gate
+    z = torch.sigmoid(x_z + h_z)  # z_t = σ(W_iz·x_t + b_iz + W_hz·h_{t-1} + b_hz)    update gate
+    n = torch.tanh(x_n + r * h_n)  # n_t = tanh(W_in·x_t + b_in + r_t ⊙ (W_hn·h_{t-1} + b_hn))
+    return (1 - z) * n + z * h  # h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+
+# ---- cells: one step, with their own weights -------------------------------------------
+
+
+class _Cell(nn.Module):
+    GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, fused: bool = True) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size, self.bias, self.fused = input_size, hidden_size, bias, fused
+        rows = self.GATES * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(rows)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _torch_default_init(self, self.hidden_size)
+
+    def _zeros(self, x: Tensor) -> Tensor:
+        if x.dim() != 2 or x.shape[1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape (batch, {self.input_size}), "
+                f"got {tuple(x.shape)}"
+            )
+        return x.new_zeros(x.shape[0], self.hidden_size)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, fused={self.fused}"
+
+
+class RNNCell(_Cell):
+    """h' = tanh(W_ih·x + b_ih + W_hh·h + b_hh); same weights and numbers as ``nn.RNNCell``."""
+
+    GATES = 1
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        h = self._zeros(x) if h is None else h
+        if self.fused:
+            return torch.rnn_tanh_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return rnn_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+
+
+class LSTMCell(_Cell):
+    """One LSTM step, ``(h, c) -> (h', c')``; same weights and numbers as ``nn.LSTMCell``."""
+
+    GATES = 4
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        h, c = (self._zeros(x), self._zeros(x)) if state is None else state
+        if self.fused:
+            return torch.lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return lstm_step(F.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
+
+
+class GRUCell(_Cell):
+    """One GRU step, ``h -> h'``; same weights and numbers as ``nn.GRUCell``."""
+
+    GATES = 3
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        h = self._zeros(x) if h is None else h
+        if self.fused:
+            return torch.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return gru_step(F.linear(x, self.weight_ih, self.bias_ih), h, self.weight_hh, self.bias_hh)
+
+
+# ---- stacks: many layers over a whole sequence -----------------------------------------
+
+
+class _Stack(nn.Module):
+    """Layers of one cell type run over a sequence; layer k's outputs h_t are layer k+1's inputs.
+
+    The state is a tuple of (num_layers, B, H) tensors: ``(h,)`` for the RNN and GRU, ``(h, c)``
+    for the LSTM.
+    """
+
+    GATES = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        fused: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_sizes(input_size, hidden_size)
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.fused = bias, batch_first, fused
+        rows = self.GATES * hidden_size
+        for k in range(num_layers):  # registration order = torch's, so the same seed draws the same init
+            layer_in = input_size if k == 0 else hidden_size
+            setattr(self, f"weight_ih_l{k}", nn.Parameter(torch.empty(rows, layer_in)))
+            setattr(self, f"weight_hh_l{k}", nn.Parameter(torch.empty(rows, hidden_size)))
+            if bias:
+                setattr(self, f"bias_ih_l{k}", nn.Parameter(torch.empty(rows)))
+                setattr(self, f"bias_hh_l{k}", nn.Parameter(torch.empty(rows)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _torch_default_init(self, self.hidden_size)
+
+    def layer_weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Layer k's (W_ih, W_hh, b_ih, b_hh); the biases are None when ``bias=False``."""
+        w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+        if not self.bias:
+            return w_ih, w_hh, None, None
+        return w_ih, w_hh, getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")
+
+    def flat_weights(self) -> list[Tensor]:
+        """All weights in the order torch's fused kernels take them: layer by layer, ih, hh, biases."""
+        return [w for k in range(self.num_layers) for w in self.layer_weights(k) if w is not None]
+
+    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None):
+        raise NotImplementedError
+
+    def _run(self, x: Tensor, state: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
+            raise ValueError(
+                f"{type(self).__name__} expects a 3-D input {layout} with {self.input_size} features, "
+                f"got shape {tuple(x.shape)}"
+            )
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
+            state = (zeros,) * (2 if self.GATES == 4 else 1)
+        if self.fused:
+            return self._fused(x, state)
+        return self._explicit(x, state)
+
+    def _explicit(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        if self.batch_first:
+            x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I): the loop runs over the first axis
+        finals = []
+        for k in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
+            x_proj = F.linear(x, w_ih, b_ih)  # (T, B, G·H): W_ih·x_t + b_ih for every t, one matmul
+            s = tuple(part[k] for part in state)  # this layer's (h_0[, c_0]), each (B, H)
+            outputs = []
+            for t in range(x.shape[0]):  # the recurrence: step t needs h_{t-1}
+                s = self.step(x_proj[t], s, w_hh, b_hh)
+                outputs.append(s[0])  # h_t
+            x = torch.stack(outputs)  # (T, B, H): the next layer's input sequence
+            finals.append(s)
+        out = x.transpose(0, 1) if self.batch_first else x
+        return out, tuple(torch.stack(parts) for parts in zip(*finals))  # each (num_layers, B, H)
+
+    def _fused(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        raise NotImplementedError
+
+    def _kernel_args(self) -> tuple:
+        # (params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+        return self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False, self.batch_first
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, bias={self.bias}, "
+            f"batch_first={self.batch_first}, fused={self.fused}"
+        )
+
+
+class RNN(_Stack):
+    """Vanilla (tanh) RNN stack; ``forward(x, h_0=None) -> (output, h_n)`` like ``nn.RNN``."""
+
+    GATES = 1
+
+    def step(self, x_proj, state, w_hh, b_hh):
+        (h,) = state
+        return (rnn_step(x_proj, h, w_hh, b_hh),)
+
+    def _fused(self, x, state):
+        output, h_n = torch.rnn_tanh(x, state[0], *self._kernel_args())
+        return output, (h_n,)
+
+    def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,))
+        return output, h_n
+
+
+class LSTM(_Stack):
+    """LSTM stack; ``forward(x, (h_0, c_0)=None) -> (output, (h_n, c_n))`` like ``nn.LSTM``."""
+
+    GATES = 4
+
+    def step(self, x_proj, state, w_hh, b_hh):
+        h, c = state
+        return lstm_step(x_proj, h, c, w_hh, b_hh)
+
+    def _fused(self, x, state):
+        output, h_n, c_n = torch.lstm(x, state, *self._kernel_args())
+        return output, (h_n, c_n)
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        output, (h_n, c_n) = self._run(x, state)
+        return output, (h_n, c_n)
+
+
+class GRU(_Stack):
+    """GRU stack; ``forward(x, h_0=None) -> (output, h_n)`` like ``nn.GRU``."""
+
+    GATES = 3
+
+    def step(self, x_proj, state, w_hh, b_hh):
+        (h,) = state
+        return (gru_step(x_proj, h, w_hh, b_hh),)
+
+    def _fused(self, x, state):
+        output, h_n = torch.gru(x, state[0], *self._kernel_args())
+        return output, (h_n,)
+
+    def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,))
+        return output, h_n
+
+
+# ---- shared details ---------------------------------------------------------------------
+
+
+def _torch_default_init(module: nn.Module, hidden_size: int) -> None:
+    """torch's default for recurrent layers: every weight and bias ~ U(−1/√H, 1/√H)."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        nn.init.uniform_(p, -bound, bound)
+
+
+def _check_sizes(input_size: int, hidden_size: int) -> None:
+    if input_size < 1 or hidden_size < 1:
+        raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
