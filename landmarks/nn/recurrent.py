@@ -23,6 +23,7 @@ dropout between layers, bidirectional stacks, ``proj_size``, unbatched (2-D) inp
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -225,9 +226,15 @@ class _Stack(nn.Module):
     def _fused(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         raise NotImplementedError
 
-    def _kernel_args(self) -> tuple:
+    def _kernel(self, kernel, x: Tensor, hx):  # type: ignore[no-untyped-def]
+        """Call one of torch's fused recurrent kernels with this stack's weights."""
         # (params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
-        return self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False, self.batch_first
+        args = self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False, self.batch_first
+        with warnings.catch_warnings():
+            # cuDNN wants every weight in one buffer, as nn.LSTM keeps them; ours are separate
+            # Parameters, which it copies together on each call: the same numbers, a little slower.
+            warnings.filterwarnings("ignore", message="RNN module weights are not part of single")
+            return kernel(x, hx, *args)
 
     def extra_repr(self) -> str:
         return (
@@ -246,7 +253,7 @@ class RNN(_Stack):
         return (rnn_step(x_proj, h, w_hh, b_hh),)
 
     def _fused(self, x, state):
-        output, h_n = torch.rnn_tanh(x, state[0], *self._kernel_args())
+        output, h_n = self._kernel(torch.rnn_tanh, x, state[0])
         return output, (h_n,)
 
     def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -264,7 +271,7 @@ class LSTM(_Stack):
         return lstm_step(x_proj, h, c, w_hh, b_hh)
 
     def _fused(self, x, state):
-        output, h_n, c_n = torch.lstm(x, state, *self._kernel_args())
+        output, h_n, c_n = self._kernel(torch.lstm, x, state)
         return output, (h_n, c_n)
 
     def forward(
@@ -284,7 +291,7 @@ class GRU(_Stack):
         return (gru_step(x_proj, h, w_hh, b_hh),)
 
     def _fused(self, x, state):
-        output, h_n = torch.gru(x, state[0], *self._kernel_args())
+        output, h_n = self._kernel(torch.gru, x, state[0])
         return output, (h_n,)
 
     def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -189,7 +188,7 @@ def gradient_by_lag(model: SymbolRecall, tokens: Tensor, labels: Tensor) -> Tens
     Computed in float64 on a copy, so an RNN's gradient that has shrunk by 1e-40 is still a
     number rather than an underflow to zero.
     """
-    probe = copy.deepcopy(model).double().eval()
+    probe = copy.deepcopy(model).double().train()  # cuDNN backpropagates only in training mode
     x = F.one_hot(tokens, model.vocabulary).double().requires_grad_()  # (B, T+1, K+D)
     loss = F.cross_entropy(probe.read(x), labels, reduction="sum")  # sum: each sequence's own L
     (grad,) = torch.autograd.grad(loss, x)  # (B, T+1, K+D)
@@ -246,100 +245,86 @@ PRESETS = {
 
 def reproduce(cfg: Config, run: Run) -> None:
     cfg.validate()
-    with _one_thread_on_cpu(run.device):
-        chance = 1.0 / cfg.symbols
-        test_tokens, test_labels = first_symbol_batch(
-            run.generator("test"), cfg.test_size, cfg.distractors, cfg.symbols, cfg.distractor_symbols
+    chance = 1.0 / cfg.symbols
+    test_tokens, test_labels = first_symbol_batch(
+        run.generator("test"), cfg.test_size, cfg.distractors, cfg.symbols, cfg.distractor_symbols
+    )
+    test_tokens, test_labels = test_tokens.to(run.device), test_labels.to(run.device)
+    probe = test_tokens[: cfg.probe_size], test_labels[: cfg.probe_size]
+
+    def batch_fn(step: int) -> tuple[Tensor, Tensor]:  # the same batches for both networks
+        tokens, labels = first_symbol_batch(
+            run.generator("train", step), cfg.batch, cfg.distractors, cfg.symbols, cfg.distractor_symbols
         )
-        test_tokens, test_labels = test_tokens.to(run.device), test_labels.to(run.device)
-        probe = test_tokens[: cfg.probe_size], test_labels[: cfg.probe_size]
+        return tokens.to(run.device), labels.to(run.device)
 
-        def batch_fn(step: int) -> tuple[Tensor, Tensor]:  # the same batches for both networks
-            tokens, labels = first_symbol_batch(
-                run.generator("train", step), cfg.batch, cfg.distractors, cfg.symbols, cfg.distractor_symbols
-            )
-            return tokens.to(run.device), labels.to(run.device)
+    def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        tokens, labels = batch
+        logits = model(tokens)
+        accuracy = (logits.argmax(-1) == labels).float().mean().item()
+        return F.cross_entropy(logits, labels), {"acc": accuracy}
 
-        def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
-            tokens, labels = batch
-            logits = model(tokens)
-            accuracy = (logits.argmax(-1) == labels).float().mean().item()
-            return F.cross_entropy(logits, labels), {"acc": accuracy}
+    def eval_fn(model: nn.Module) -> dict[str, float]:
+        return {"test_accuracy": (model(test_tokens).argmax(-1) == test_labels).float().mean().item()}
 
-        def eval_fn(model: nn.Module) -> dict[str, float]:
-            return {"test_accuracy": (model(test_tokens).argmax(-1) == test_labels).float().mean().item()}
+    # Both networks are built before either trains, with torch's default init; the LSTM's one
+    # explicit change is the open forget gate.
+    models = {
+        name: SymbolRecall(name, cfg.symbols, cfg.distractor_symbols, cfg.hidden).to(run.device)
+        for name in ("lstm", "rnn")
+    }
+    open_forget_gate(models["lstm"].recurrent, cfg.forget_bias)
+    at_init = {name: gradient_by_lag(model, *probe) for name, model in models.items()}
 
-        # Both networks are built before either trains, with torch's default init; the LSTM's one
-        # explicit change is the open forget gate.
-        models = {
-            name: SymbolRecall(name, cfg.symbols, cfg.distractor_symbols, cfg.hidden).to(run.device)
-            for name in ("lstm", "rnn")
-        }
-        open_forget_gate(models["lstm"].recurrent, cfg.forget_bias)
-        at_init = {name: gradient_by_lag(model, *probe) for name, model in models.items()}
+    histories, accuracy, trained = {}, {}, {}
+    for name, model in models.items():
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        histories[name] = fit(
+            run,
+            name,
+            model,
+            optimizer,
+            steps=cfg.steps,
+            batch_fn=batch_fn,
+            loss_fn=loss_fn,
+            clip_norm=cfg.clip_norm,
+            eval_fn=eval_fn,
+            eval_every=cfg.eval_every,
+        )
+        accuracy[name] = histories[name].evals[-1]["test_accuracy"]
+        trained[name] = gradient_by_lag(model, *probe)
+        run.log(f"{name}: test accuracy {accuracy[name]:.3f} (chance {chance:.3f})")
 
-        histories, accuracy, trained = {}, {}, {}
-        for name, model in models.items():
-            optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            histories[name] = fit(
-                run,
-                name,
-                model,
-                optimizer,
-                steps=cfg.steps,
-                batch_fn=batch_fn,
-                loss_fn=loss_fn,
-                clip_norm=cfg.clip_norm,
-                eval_fn=eval_fn,
-                eval_every=cfg.eval_every,
-            )
-            accuracy[name] = histories[name].evals[-1]["test_accuracy"]
-            trained[name] = gradient_by_lag(model, *probe)
-            run.log(f"{name}: test accuracy {accuracy[name]:.3f} (chance {chance:.3f})")
+    # How much of the error signal reaches the symbol, relative to the last input.
+    reach = {name: float(g[-1] / g[0]) for name, g in trained.items()}
+    advantage = reach["lstm"] / max(reach["rnn"], torch.finfo(torch.float64).tiny)
 
-        # How much of the error signal reaches the symbol, relative to the last input.
-        reach = {name: float(g[-1] / g[0]) for name, g in trained.items()}
-        advantage = reach["lstm"] / max(reach["rnn"], torch.finfo(torch.float64).tiny)
+    run.metric("chance", chance)
+    run.metric("lag", cfg.distractors)
+    for name in models:
+        h = histories[name]
+        run.metric(f"{name}_test_accuracy", accuracy[name])
+        run.metric(f"{name}_final_train_loss", h.final_loss())
+        run.metric(f"{name}_train_seconds", round(h.seconds, 2))
+        run.metric(
+            f"{name}_steps_to_95", next((e["step"] for e in h.evals if e["test_accuracy"] >= 0.95), None)
+        )
+        run.metric(f"{name}_gradient_reach", reach[name])
+        run.metric(f"{name}_gradient_reach_at_init", float(at_init[name][-1] / at_init[name][0]))
+        run.metric(f"{name}_gradient_by_lag", trained[name])
+        run.metric(f"{name}_gradient_by_lag_at_init", at_init[name])
+        run.metric(
+            f"{name}_test_accuracy_curve",
+            {"step": [e["step"] for e in h.evals], "accuracy": [e["test_accuracy"] for e in h.evals]},
+        )
 
-        run.metric("chance", chance)
-        run.metric("lag", cfg.distractors)
-        for name in models:
-            h = histories[name]
-            run.metric(f"{name}_test_accuracy", accuracy[name])
-            run.metric(f"{name}_final_train_loss", h.final_loss())
-            run.metric(f"{name}_train_seconds", round(h.seconds, 2))
-            run.metric(
-                f"{name}_steps_to_95", next((e["step"] for e in h.evals if e["test_accuracy"] >= 0.95), None)
-            )
-            run.metric(f"{name}_gradient_reach", reach[name])
-            run.metric(f"{name}_gradient_reach_at_init", float(at_init[name][-1] / at_init[name][0]))
-            run.metric(f"{name}_gradient_by_lag", trained[name])
-            run.metric(f"{name}_gradient_by_lag_at_init", at_init[name])
-            run.metric(
-                f"{name}_test_accuracy_curve",
-                {"step": [e["step"] for e in h.evals], "accuracy": [e["test_accuracy"] for e in h.evals]},
-            )
+    run.check(CARD.claims[0], accuracy["lstm"])
+    rnn_spec = CARD.claims[1]
+    run.claim(rnn_spec.statement, accuracy["rnn"], f"<= {chance + 0.10:.4g}", rnn_spec.paper_value)
+    run.check(CARD.claims[2], advantage)
 
-        run.check(CARD.claims[0], accuracy["lstm"])
-        rnn_spec = CARD.claims[1]
-        run.claim(rnn_spec.statement, accuracy["rnn"], f"<= {chance + 0.10:.4g}", rnn_spec.paper_value)
-        run.check(CARD.claims[2], advantage)
-
-        _plot_training(run, histories, chance)
-        _plot_gradients(run, trained, at_init, cfg.distractors)
-
-
-@contextmanager
-def _one_thread_on_cpu(device: torch.device):
-    """The recurrence is a chain of small matmuls, one time step after another; on a CPU, extra
-    threads only add synchronisation (and stall badly when the cores are shared)."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    _plot_training(run, histories, chance)
+    _plot_gradients(run, trained, at_init, cfg.distractors)
 
 
 # ---- figures ---------------------------------------------------------------------------------

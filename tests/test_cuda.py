@@ -1,0 +1,70 @@
+"""The CUDA path: the same modules on a GPU agree with the CPU and with torch's cuDNN kernels.
+
+Skipped where no GPU is present (CI has none); run on a GPU machine with
+``pytest tests/test_cuda.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from landmarks.cli import main
+from landmarks.papers import lstm, resnet
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+CUDA = torch.device("cuda")
+
+
+@pytest.fixture(autouse=True)
+def _exact_matmuls():
+    """TF32 would round matmuls to 10 bits of mantissa; parity needs full float32."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize(
+    "ours_cls, ref_cls",
+    [(lstm.RNN, nn.RNN), (lstm.LSTM, nn.LSTM), (lstm.GRU, nn.GRU)],
+    ids=lambda c: c.__name__,
+)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
+def test_recurrent_stacks_match_cudnn(ours_cls, ref_cls, fused):
+    torch.manual_seed(0)
+    ref = ref_cls(5, 16, num_layers=2, batch_first=True).to(CUDA)
+    ours = ours_cls(5, 16, num_layers=2, batch_first=True, fused=fused).to(CUDA)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(4, 30, 5, device=CUDA, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    out, _ = ours(x)
+    out_ref, _ = ref(x_ref)
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-4)
+    out.square().sum().backward()
+    out_ref.square().sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, atol=1e-5, rtol=1e-4)
+    for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_resnet_on_gpu_matches_cpu():
+    torch.manual_seed(0)
+    model = resnet.resnet18().eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.to(CUDA)(x.to(CUDA)).cpu()
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("pid", ["lstm", "resnet", "coffee-automaton"])
+def test_quick_run_on_cuda(pid: str, tmp_path: Path) -> None:
+    assert main(["run", pid, "--quick", "--device", "cuda", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / pid / "result.json").read_text())
+    assert result["device"].startswith("cuda")
+    assert result["claims"]
