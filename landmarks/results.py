@@ -89,4 +89,13 @@ def latest_statuses(root: Path | None = None) -> dict[str, tuple[str, Result]]:
         rank = (0 if r.data["quick"] else 1, path.stat().st_mtime)
         if r.paper not in best or rank > best[r.paper][0]:
             best[r.paper] = (rank, r)
-    return {pid: (r.status + (" (quick)" if r.data["quick"] else ""), r) for pid, (_, r) in best.items()}
+    return {pid: (_label(r), r) for pid, (_, r) in best.items()}
+
+
+def _label(r: Result) -> str:
+    """``reproduced``, or ``not reproduced (3/5 claims)``; `` (quick)`` for a quick run."""
+    label = r.status
+    if r.status == NOT_REPRODUCED and r.claims:
+        held = sum(c.verdict == REPRODUCED for c in r.claims)
+        label += f" ({held}/{len(r.claims)} claims)"
+    return label + (" (quick)" if r.data["quick"] else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ import pytest
 from landmarks.cli import main
 
 
-def test_list_does_not_import_torch() -> None:
+def test_list_does_not_import_torch(tmp_path: Path) -> None:
     code = "import sys; from landmarks.cli import main; main(['list']); assert 'torch' not in sys.modules"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "LANDMARKS_RUNS": str(tmp_path)}  # no results yet, whatever runs/ holds
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert "lstm" in out.stdout and "not run" in out.stdout
 

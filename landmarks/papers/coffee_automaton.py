@@ -22,13 +22,16 @@ No neural network anywhere: the registry, claims and report serve any kind of ex
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from landmarks.files import atomic_write_bytes
 from landmarks.registry import Card, ClaimSpec
 
 if TYPE_CHECKING:
@@ -437,6 +440,55 @@ def simulate(model: str, n: int, cfg: Config, run: Run, bar: Any) -> Trajectory:
     )
 
 
+def save_trajectory(path: Path, tr: Trajectory, fingerprint: str) -> None:
+    """Write a finished run atomically as .npz (plain arrays: loading unpickles nothing)."""
+    arrays = {
+        "config": np.array(fingerprint),
+        "model": np.array(tr.model),
+        "n": np.array(tr.n),
+        "grain": np.array(tr.grain),
+        "times": tr.times,
+        "entropy": tr.entropy,
+        "complexity": tr.complexity,
+        "complexity_plain": tr.complexity_plain,
+        "replica_peaks": np.array(tr.replica_peaks),
+        "replica_peaks_plain": np.array(tr.replica_peaks_plain),
+        "states": np.stack(tr.states),
+    }
+    atomic_write_bytes(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def load_trajectory(path: Path, fingerprint: str) -> Trajectory:
+    from landmarks.engine.checkpoint import CorruptCheckpoint
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            saved = {k: z[k] for k in z.files}
+        tr = Trajectory(
+            model=str(saved["model"]),
+            n=int(saved["n"]),
+            grain=int(saved["grain"]),
+            times=saved["times"],
+            entropy=saved["entropy"],
+            complexity=saved["complexity"],
+            complexity_plain=saved["complexity_plain"],
+            replica_peaks=saved["replica_peaks"].tolist(),
+            replica_peaks_plain=saved["replica_peaks_plain"].tolist(),
+            states=list(saved["states"]),
+        )
+    except Exception as e:  # truncated, foreign or incomplete files
+        raise CorruptCheckpoint(
+            f"checkpoint {path} cannot be read ({type(e).__name__}: {e}). "
+            "Delete it, or run without --resume to start afresh."
+        ) from None
+    if str(saved["config"]) != fingerprint:
+        raise CorruptCheckpoint(
+            f"checkpoint {path} was written with a different configuration; "
+            "run without --resume (or with the same --set values) to continue."
+        )
+    return tr
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman rank correlation (ties get their average rank)."""
 
@@ -522,9 +574,16 @@ def reproduce(cfg: Config, run: Run) -> None:
     plan = [("interacting", n) for n in sizes] + [("non-interacting", largest)]
     work = sum(int(sample_times(m, n, cfg.mix_times, cfg.samples)[-1]) * cfg.replicas for m, n in plan)
     runs: dict[tuple[str, int], Trajectory] = {}
+    fingerprint = json.dumps(run.config_json(), sort_keys=True)
     with run.progress(total=work, desc="mixing coffee and cream", unit="sweep") as bar:
         for model, n in plan:
-            tr = runs[model, n] = simulate(model, n, cfg, run, bar)
+            path = run.checkpoint_path(f"{model}-n{n}").with_suffix(".npz")
+            if run.resume and path.exists():  # finished before an interruption: load, don't rerun
+                tr = runs[model, n] = load_trajectory(path, fingerprint)
+                bar.update(int(tr.times[-1]) * cfg.replicas)
+            else:
+                tr = runs[model, n] = simulate(model, n, cfg, run, bar)
+                save_trajectory(path, tr, fingerprint)
             run.log(
                 f"{model} n={n}: peak complexity {tr.peak_plain:.0f} B (3 buckets), {tr.peak:.0f} B (adjusted)"
             )

@@ -80,7 +80,7 @@ CARD = Card(
     shrinks=[
         "CIFAR-10 (50k 32×32 colour images) → scikit-learn digits (1,437 training 8×8 images, "
         "upsampled to 16×16, grey).",
-        "64k iterations at batch 128 → 300 steps at batch 64; learning rate 0.1 with step decay "
+        "64k iterations at batch 128 → 250 steps at batch 64; learning rate 0.1 with step decay "
         "→ 0.01 with 30 warm-up steps and cosine decay (see notes).",
         "Width stays 16/32/64, but the feature maps are 16/8/4 pixels instead of 32/16/8.",
         "ImageNet training (Tables 3-4) is not rerun; the ImageNet nets are checked by loading "
@@ -452,13 +452,13 @@ class Config:
     image_size: int = 16  # digits are 8×8; upsampled so three stages see 16, 8, 4 pixels
     shift: int = 2  # random translation of up to ±shift pixels (the paper: pad 4 and crop at 32²)
     test_fraction: float = 0.2
-    steps: int = 300
+    steps: int = 250
     batch_size: int = 64
     lr: float = 0.01  # Sec. 4.2 uses 0.1 (batch 128, 64k steps); see CARD.notes on the rate
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup: int = 30  # linear warm-up steps, then cosine decay to zero
-    final_window: int = 30  # "final training loss" = mean batch loss over the last this many steps
+    final_window: int = 25  # "final training loss" = mean batch loss over the last this many steps
     eval_every: int = 50  # test error every this many steps
 
     def validate(self) -> None:
@@ -576,7 +576,8 @@ def reproduce(cfg: Config, run: Run) -> None:
             name = f"{kind}{depth}"
             torch.manual_seed(derive_seed(run.seed, run.paper, "init", name))  # order-free init
             model = cifar_resnet(depth, cfg.shortcut, kind == "plain", cfg.width, in_channels=1)
-            model = model.to(run.device)
+            # NHWC: oneDNN's convolutions run ~15 % faster on a CPU; same numbers up to rounding
+            model = model.to(run.device, memory_format=torch.channels_last)
             opt = torch.optim.SGD(
                 model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )

@@ -266,3 +266,40 @@ def test_quick_run_writes_result(tmp_path):
     series = data["metrics"]["interacting/n32"]
     assert len(series["times"]) == len(series["entropy_bytes"]) <= 200
     assert result["seconds"] > 0
+
+
+def test_resume_loads_finished_runs_and_gives_the_same_numbers(tmp_path, monkeypatch):
+    from landmarks.engine.checkpoint import CorruptCheckpoint
+    from landmarks.runner import run_paper
+
+    first = run_paper("coffee-automaton", out=tmp_path, quick=True, show_progress=False)
+    saved = sorted((tmp_path / "coffee-automaton" / "checkpoints").glob("*.npz"))
+    assert [p.name for p in saved] == [
+        "interacting-n16.npz",
+        "interacting-n24.npz",
+        "interacting-n32.npz",
+        "non-interacting-n32.npz",
+    ]
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("a finished run was simulated again")
+
+    monkeypatch.setattr(ca, "simulate", no_simulation)
+    again = run_paper("coffee-automaton", out=tmp_path, quick=True, resume=True, show_progress=False)
+    assert again["claims"] == first["claims"]
+    assert again["metrics"] == first["metrics"]
+
+    saved[0].write_bytes(b"not an npz file")
+    with pytest.raises(CorruptCheckpoint, match="cannot be read"):
+        run_paper("coffee-automaton", out=tmp_path, quick=True, resume=True, show_progress=False)
+    saved[0].unlink()
+    monkeypatch.undo()  # the missing run is simulated; the next one was written with other settings
+    with pytest.raises(CorruptCheckpoint, match="different configuration"):
+        run_paper(
+            "coffee-automaton",
+            out=tmp_path,
+            quick=True,
+            resume=True,
+            overrides=["samples=30"],
+            show_progress=False,
+        )
