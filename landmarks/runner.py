@@ -42,7 +42,7 @@ def run_paper(
     if data_dir is not None and not getattr(module, "USES_DATA_DIR", False):
         raise UserInputError(f"{paper_id} generates or ships its own data; it does not read --data-dir")
     dev = pick_device(device)
-    distributed.init_from_env()
+    distributed.init_from_env(dev)
     seed_everything(seed)
     run = Run(
         paper=paper_id,

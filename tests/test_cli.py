@@ -45,7 +45,8 @@ def test_set_help_lists_keys(toy_paper, capsys: pytest.CaptureFixture[str]) -> N
 def test_run_writes_the_result_contract(
     toy_paper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "toy", "--quick", "--seed", "5", "--out", str(tmp_path), "--set", "lr=0.02"]) == 0
+    argv = ["run", "toy", "--quick", "--seed", "5", "--device", "cpu", "--out", str(tmp_path)]
+    assert main([*argv, "--set", "lr=0.02"]) == 0
     result = json.loads((tmp_path / "toy" / "result.json").read_text())
     assert {
         "schema",
@@ -76,6 +77,20 @@ def test_cuda_when_absent_is_a_clear_error(toy_paper, capsys: pytest.CaptureFixt
         pytest.skip("this machine has CUDA")
     assert main(["run", "toy", "--device", "cuda"]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_more_processes_than_gpus_is_a_clear_error(
+    toy_paper, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert main(["run", "toy", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "2 processes" in err and "--nproc_per_node=1" in err
 
 
 def test_data_dir_for_a_paper_that_ignores_it(

@@ -16,13 +16,18 @@ import torch.distributed as dist
 from torch import nn
 
 
-def init_from_env() -> bool:
-    """Join the process group torchrun describes in the environment; False when not under it."""
+def init_from_env(device: torch.device) -> bool:
+    """Join the process group torchrun describes in the environment; False when not under it.
+
+    The backend follows the device the run computes on, not what the machine has: NCCL for
+    CUDA tensors, gloo for CPU ones (``--device cpu`` on a GPU machine too).
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # this process's GPU, for NCCL's collectives
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return True
 
 
@@ -82,6 +87,7 @@ def mean(value: float) -> float:
     """Average a Python number over processes."""
     if not active():
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    on = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([value], dtype=torch.float64, device=on)  # NCCL reduces only CUDA tensors
     dist.all_reduce(t)
     return float(t.item()) / world_size()
