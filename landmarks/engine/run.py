@@ -103,6 +103,10 @@ class Run:
     def config_json(self) -> dict:
         return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
 
+    def config_fingerprint(self) -> str:
+        """The settings as one string, stored in checkpoints so a resume under others is refused."""
+        return json.dumps(self.config_json(), sort_keys=True, default=str)
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, torch.Tensor):

@@ -10,7 +10,6 @@ checkpoint, so a resumed reproduction skips phases it already completed.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 
 from landmarks.engine import distributed
-from landmarks.engine.checkpoint import CorruptCheckpoint, load_checkpoint, save_checkpoint
+from landmarks.engine.checkpoint import check_config, load_checkpoint, save_checkpoint
 from landmarks.engine.run import Run
 
 LossOutput = torch.Tensor | tuple[torch.Tensor, dict[str, float]]
@@ -90,16 +89,12 @@ def fit(
     ``loss_fn(model, batch)`` returns the mean loss, or ``(loss, extra_numbers)``.
     """
     path = run.checkpoint_path(name)
-    fingerprint = json.dumps(run.config_json(), sort_keys=True, default=str)
+    fingerprint = run.config_fingerprint()
     history, start = History(), 0
 
     if run.resume and path.exists():
         state = load_checkpoint(path)
-        if state.get("config") != fingerprint:
-            raise CorruptCheckpoint(
-                f"checkpoint {path} was written with a different configuration; "
-                "run without --resume (or with the same --set values) to continue."
-            )
+        check_config(path, state.get("config"), fingerprint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:

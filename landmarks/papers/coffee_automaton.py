@@ -22,8 +22,8 @@ No neural network anywhere: the registry, claims and report serve any kind of ex
 from __future__ import annotations
 
 import itertools
-import json
 import math
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,9 +459,11 @@ def save_trajectory(path: Path, tr: Trajectory, fingerprint: str) -> None:
 
 
 def load_trajectory(path: Path, fingerprint: str) -> Trajectory:
-    from landmarks.engine.checkpoint import CorruptCheckpoint
+    from landmarks.engine.checkpoint import check_config, unreadable
 
     try:
+        if not zipfile.is_zipfile(path):  # else numpy reports it as pickled data, which misleads
+            raise ValueError("not an .npz archive")
         with np.load(path, allow_pickle=False) as z:
             saved = {k: z[k] for k in z.files}
         tr = Trajectory(
@@ -477,15 +479,8 @@ def load_trajectory(path: Path, fingerprint: str) -> Trajectory:
             states=list(saved["states"]),
         )
     except Exception as e:  # truncated, foreign or incomplete files
-        raise CorruptCheckpoint(
-            f"checkpoint {path} cannot be read ({type(e).__name__}: {e}). "
-            "Delete it, or run without --resume to start afresh."
-        ) from None
-    if str(saved["config"]) != fingerprint:
-        raise CorruptCheckpoint(
-            f"checkpoint {path} was written with a different configuration; "
-            "run without --resume (or with the same --set values) to continue."
-        )
+        raise unreadable(path, e) from None
+    check_config(path, str(saved["config"]), fingerprint)
     return tr
 
 
@@ -574,7 +569,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     plan = [("interacting", n) for n in sizes] + [("non-interacting", largest)]
     work = sum(int(sample_times(m, n, cfg.mix_times, cfg.samples)[-1]) * cfg.replicas for m, n in plan)
     runs: dict[tuple[str, int], Trajectory] = {}
-    fingerprint = json.dumps(run.config_json(), sort_keys=True)
+    fingerprint = run.config_fingerprint()
     with run.progress(total=work, desc="mixing coffee and cream", unit="sweep") as bar:
         for model, n in plan:
             path = run.checkpoint_path(f"{model}-n{n}").with_suffix(".npz")
