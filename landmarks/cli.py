@@ -13,6 +13,7 @@ from pathlib import Path
 
 from landmarks import __version__, registry
 from landmarks.errors import UserInputError
+from landmarks.files import input_folder, output_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -38,9 +39,15 @@ def _timestamp() -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from landmarks.results import NOT_RUN, latest_statuses
+    from landmarks.results import NOT_RUN, latest_statuses, runs_root
 
-    statuses = latest_statuses(Path(args.runs) if args.runs else None)
+    if args.runs:
+        runs = input_folder(args.runs, "--runs")
+    else:  # a missing runs/ only means nothing has run yet
+        runs = runs_root()
+        if runs.exists() or runs.is_symlink():
+            runs = input_folder(runs, "the runs folder")
+    statuses = latest_statuses(runs)
     table = Table(title="landmarks: papers", title_justify="left")
     for col in ("id", "year", "title", "track", "status"):
         table.add_column(col, no_wrap=col in ("id", "status"))
@@ -140,15 +147,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry.get(args.id)  # unknown ids fail before torch loads
     if args.set and any(s in ("help", "?") for s in args.set):
         return _print_keys(args.id, args.quick)
-    from landmarks.runner import preset, run_paper
-
-    preset(args.id, args.quick, args.set)  # bad --set fails before any work
+    # Paths fail before torch loads and before anything is written.
     if args.out:
         out = Path(args.out)
     elif args.resume:
         out = _resume_dir(args.id) or _fail_resume(args.id)
     else:
         out = Path("runs") / _timestamp()
+    _check_out(out, args.out, [args.id])
+    data_dir = input_folder(args.data_dir, "--data-dir") if args.data_dir else None
+    from landmarks.runner import preset, run_paper
+
+    preset(args.id, args.quick, args.set)  # bad --set fails before any work
     try:
         result = run_paper(
             args.id,
@@ -158,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             device=args.device,
             overrides=args.set,
             resume=args.resume,
-            data_dir=args.data_dir,
+            data_dir=data_dir,
         )
     except KeyboardInterrupt:
         print(
@@ -176,6 +186,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_claims(result, _console())
         print(f"wrote {out / args.id / 'result.json'}")
     return 0
+
+
+def _check_out(out: Path, given: str | None, paper_ids: list[str]) -> None:
+    """The results folder and each ``<out>/<id>/checkpoints`` below it can be made and written."""
+    what = "--out" if given else "the results folder"
+    output_folder(out, what, *(f"{pid}/checkpoints" for pid in paper_ids))
 
 
 def _fail_resume(paper_id: str) -> Path:
@@ -198,13 +214,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     ids = args.ids or registry.ids()
     for pid in ids:
         registry.get(pid)
+    out = Path(args.out) if args.out else Path("runs") / _timestamp()
+    _check_out(out, args.out, ids)
     from tqdm.auto import tqdm
 
     from landmarks import report
     from landmarks.files import atomic_write_bytes
     from landmarks.runner import run_paper
 
-    out = Path(args.out) if args.out else Path("runs") / _timestamp()
     out.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
     bar = tqdm(ids, desc="reproduce", unit="paper", file=sys.stderr, dynamic_ncols=True)

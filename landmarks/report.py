@@ -1,4 +1,9 @@
-"""``RESULTS.md`` and a self-contained ``report.html`` (plots embedded) from result files."""
+"""``RESULTS.md`` and a self-contained ``report.html`` (plots embedded) from result files.
+
+A results folder may come from someone else, so the report embeds only what lies inside it:
+a plot is a PNG file in its paper's folder, named without folders; anything else a result file
+names is skipped with a warning (see ``landmarks.files.file_inside``).
+"""
 
 from __future__ import annotations
 
@@ -11,28 +16,71 @@ from pathlib import Path
 
 from landmarks import registry
 from landmarks.claims import REPRODUCED, fmt_number
-from landmarks.errors import UserInputError
-from landmarks.files import atomic_write_bytes
+from landmarks.errors import UserInputError, warn
+from landmarks.files import (
+    UnsafeName,
+    atomic_write_bytes,
+    file_inside,
+    input_folder,
+    output_folder,
+    safe_plot_path,
+)
 from landmarks.results import Result, find_results
 
 
 def build(root: Path, errors: dict[str, str] | None = None) -> tuple[Path, Path]:
     """Write ``<root>/RESULTS.md`` and ``<root>/report.html``; return their paths."""
-    root = Path(root)
-    if not root.is_dir():
-        raise UserInputError(f"{root} is not a folder of results (expected <dir>/<paper id>/result.json)")
+    root = output_folder(input_folder(root, "results folder"), "results folder")
+    md, page = root / "RESULTS.md", root / "report.html"
+    for path in (md, page):
+        if path.is_dir():  # os.replace cannot put a file where a folder is
+            raise UserInputError(
+                f"{path} is a folder; the report writes a file there. Move it away and rerun."
+            )
     results = find_results(root)
+    for r in results:
+        if r.paper != r.path.parent.name:  # renamed or copied; the file says what ran
+            warn(
+                f"{r.path} is a result of {r.paper!r} in the folder {r.path.parent.name!r}; reported as {r.paper!r}"
+            )
     errors = dict(errors or {}) | _recorded_errors(root)
     if not results and not errors:
         raise UserInputError(f"no result files under {root} (expected {root}/<paper id>/result.json)")
-    md, page = root / "RESULTS.md", root / "report.html"
     _write(md, markdown(results, errors))
     _write(page, html_page(results, errors, root))
     return md, page
 
 
 def _recorded_errors(root: Path) -> dict[str, str]:
-    return {p.parent.name: p.read_text().strip() for p in root.glob("*/error.txt")}
+    """The ``<id>/error.txt`` of papers that failed; only plain files inside their own folder."""
+    errors = {}
+    for path in sorted(root.glob("*/error.txt")):
+        try:
+            errors[path.parent.name] = file_inside(path.parent, path.name).read_text(errors="replace").strip()
+        except (UnsafeName, OSError) as e:
+            warn(f"{path} {e}; skipped")
+    return errors
+
+
+def _figures(r: Result) -> list[tuple[str, bytes, str]]:
+    """(file name, PNG bytes, caption) for each plot of ``r`` that is safe to embed."""
+    plots = r.data.get("plots", [])
+    if not isinstance(plots, list):
+        warn(f"{r.path}: 'plots' is not a list of {{file, caption}} entries; no plots shown")
+        return []
+    figures = []
+    for i, plot in enumerate(plots):
+        if not isinstance(plot, dict) or not isinstance(plot.get("file"), str):
+            warn(f"{r.path}: plots[{i}] is not a {{file, caption}} entry with a file name; skipped")
+            continue
+        try:
+            data = safe_plot_path(r.path.parent, plot["file"]).read_bytes()
+        except (UnsafeName, OSError) as e:
+            warn(f"{r.path}: plot {plot['file']!r} {e}; skipped")
+            continue
+        caption = plot.get("caption", "")
+        figures.append((plot["file"], data, caption if isinstance(caption, str) else str(caption)))
+    return figures
 
 
 def _write(path: Path, text: str) -> None:
@@ -164,14 +212,12 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
             )
         parts.append("</table>")
         parts.append(_card_details(r.paper))
-        for plot in r.plots:
-            img = r.path.parent / plot["file"]
-            if img.exists():
-                data = base64.b64encode(img.read_bytes()).decode()
-                parts.append(
-                    f"<figure><img alt='{esc(plot['file'])}' src='data:image/png;base64,{data}'>"
-                    f"<figcaption>{esc(plot.get('caption', ''))}</figcaption></figure>"
-                )
+        for name, png, caption in _figures(r):
+            data = base64.b64encode(png).decode()
+            parts.append(
+                f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>"
+            )
         parts.append(
             f"<details><summary>Run details: seed {r.data['seed']}, device {esc(r.data['device'])}, "
             f"{_seconds(r.data['seconds'])} s</summary><pre>"

@@ -12,10 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from landmarks.claims import NOT_REPRODUCED, REPRODUCED, Claim
-from landmarks.errors import UserInputError
+from landmarks.errors import UserInputError, warn
+from landmarks.files import UnsafeName, file_inside
 
 NOT_RUN = "not run"
 REQUIRED = {"schema", "paper", "seed", "quick", "device", "seconds", "config", "metrics", "claims"}
+# What each key must hold, so that a hand-edited file is refused with a message, not a traceback.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "paper": ((str,), "text"),
+    "seed": ((int,), "an integer"),
+    "quick": ((bool,), "true or false"),
+    "device": ((str,), "text"),
+    "seconds": ((int, float), "a number"),
+    "config": ((dict,), "an object"),
+    "metrics": ((dict,), "an object"),
+    "claims": ((list,), "a list"),
+}
+_CLAIM_TEXT = ("statement", "threshold", "paper_value")
 
 
 class MalformedResult(UserInputError, ValueError):
@@ -39,10 +52,6 @@ class Result:
             return NOT_REPRODUCED
         return REPRODUCED if all(c.verdict == REPRODUCED for c in self.claims) else NOT_REPRODUCED
 
-    @property
-    def plots(self) -> list[dict[str, str]]:
-        return self.data.get("plots", [])
-
 
 def read_result(path: Path) -> Result:
     path = Path(path)
@@ -57,6 +66,16 @@ def read_result(path: Path) -> Result:
         raise MalformedResult(f"{path}: missing keys {sorted(missing)}")
     if data["schema"] != 1:
         raise MalformedResult(f"{path}: schema {data['schema']!r} is not supported (expected 1)")
+    for key, (types, kind) in _TYPES.items():
+        value = data[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise MalformedResult(f"{path}: {key!r} must be {kind}, not {_short(value)}")
+    for i, c in enumerate(data["claims"]):
+        if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in _CLAIM_TEXT):
+            raise MalformedResult(
+                f"{path}: claims[{i}] must be an object with text 'statement', 'threshold' and "
+                "'paper_value', and a number 'measured'"
+            )
     try:
         claims = [Claim.from_json(c) for c in data["claims"]]
     except (KeyError, TypeError, ValueError) as e:
@@ -64,12 +83,28 @@ def read_result(path: Path) -> Result:
     return Result(path, data, claims)
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def find_results(root: Path) -> list[Result]:
-    """Every ``<root>/<id>/result.json``, in the registry's order."""
+    """Every ``<root>/<id>/result.json``, in the registry's order.
+
+    A result.json that is a link leading out of its folder is skipped with a warning: a folder
+    someone sent you must not make the report read a file from elsewhere on your disk.
+    """
     from landmarks import registry
 
     order = {pid: i for i, pid in enumerate(registry.ids())}
-    found = [read_result(p) for p in sorted(Path(root).glob("*/result.json"))]
+    found = []
+    for path in sorted(Path(root).glob("*/result.json")):
+        try:
+            file_inside(path.parent, path.name)
+        except UnsafeName as e:
+            warn(f"{path} {e}; skipped")
+            continue
+        found.append(read_result(path))
     return sorted(found, key=lambda r: (order.get(r.paper, len(order)), r.paper))
 
 
