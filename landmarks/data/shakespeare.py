@@ -41,6 +41,11 @@ def works(text: str) -> list[str]:
     return text.split(WORK_SEPARATOR)
 
 
+def work_title(work: str) -> str:
+    """A work's title: its first line, as the corpus spells it (``"HAMLET, PRINCE OF DENMARK"``)."""
+    return work.split("\n", 1)[0]
+
+
 def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     """Hold out the last ``val_fraction`` of the text, cut at the start of a line.
 
