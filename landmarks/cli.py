@@ -263,6 +263,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- landmarks bench ------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from landmarks.bench import BENCHMARKS, run_benchmarks
+
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise UserInputError(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserInputError(
+            f"--out {out} is a folder; bench writes a JSON file, e.g. --out {out / 'bench.json'}"
+        )
+    output_folder(out.parent, "--out")
+    run_benchmarks(args.names, repeats=args.repeats, out=out)
+    print(f"wrote {out}")
+    return 0
+
+
 # ---- the parser ----------------------------------------------------------------------------
 
 
@@ -314,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild report.html and RESULTS.md from a results folder")
     p.add_argument("dir")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "bench", help="time fused vs explicit paths, the KV cache, and the transformer's FLOP utilization"
+    )
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all): attention, recurrent, ...")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (median reported)")
+    p.add_argument("--out", default="bench.json", help="where to write the results (default bench.json)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

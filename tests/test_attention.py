@@ -310,4 +310,4 @@ def test_sequence_longer_than_the_block_is_refused() -> None:
 def test_flops_per_token_counts_six_n() -> None:
     model = _gpt()
     n = model.num_parameters(non_embedding=True) + 11 * 16
-    assert model.flops_per_token(context=16) == 6 * n + 6 * 2 * 16 * 16
+    assert model.flops_per_token(context=16) == 6 * n + 12 * 2 * 16 * 16

@@ -32,9 +32,9 @@ The language:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import torch
@@ -54,6 +54,17 @@ class TranslationBatch(NamedTuple):
 
     def to(self, device: str | torch.device) -> TranslationBatch:
         return TranslationBatch(*(t.to(device) for t in self))
+
+    def select(self, index: torch.Tensor) -> TranslationBatch:
+        """The rows ``index``, trimmed to their own longest sentence (less padding to compute)."""
+        S = int(self.src_len[index].max())
+        return TranslationBatch(
+            self.src[index, :S],
+            self.src_len[index],
+            self.tgt[index, : S + 2],
+            self.tgt_len[index],
+            self.align[index, :S],
+        )
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,31 @@ class TranslationTask:
         tgt[:, 1 : S + 1] = target
         tgt[torch.arange(n), src_len + 1] = EOS
         return TranslationBatch(src, src_len, tgt, src_len + 2, align)
+
+    def sorted_batches(self, seed: int, batch_size: int, pool: int = 20) -> Callable[[int], TranslationBatch]:
+        """``batch(step)`` of sentences of similar length, as Bahdanau et al. trained (Sec. 4.2:
+        sentence pairs sorted by length and split into minibatches).
+
+        Steps come in chunks of ``pool``: a chunk draws ``pool × batch_size`` sentences, sorts them
+        by length, cuts them into ``pool`` minibatches and serves those in a shuffled order. The
+        length distribution is unchanged; each minibatch is only as long as its own sentences, so
+        a recurrent model wastes little time on padding. Deterministic in (seed, step).
+        """
+        if batch_size < 1 or pool < 1:
+            raise ValueError(f"batch_size and pool must be at least 1, got {batch_size} and {pool}")
+
+        @lru_cache(maxsize=2)
+        def chunk(c: int) -> tuple[TranslationBatch, torch.Tensor, torch.Tensor]:
+            g = torch_generator(seed, self.name, "sorted", c)
+            sentences = self.sample(pool * batch_size, g)
+            by_length = torch.sort(sentences.src_len, stable=True).indices.view(pool, batch_size)
+            return sentences, by_length, torch.randperm(pool, generator=g)
+
+        def batch(step: int) -> TranslationBatch:
+            sentences, by_length, order = chunk(step // pool)
+            return sentences.select(by_length[order[step % pool]])
+
+        return batch
 
     # --- words, for reading examples and computing BLEU on strings --------------------------
 

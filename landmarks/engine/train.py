@@ -37,8 +37,9 @@ class History:
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)  # each has a "step" key
-    seconds: float = 0.0
+    evals: list[dict[str, float]] = field(default_factory=list)  # each has "step" and "seconds" keys
+    seconds: float = 0.0  # wall-clock of the whole run, evaluations included
+    eval_seconds: float = 0.0  # of which spent in eval_fn
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +166,11 @@ def fit(
             )
 
             if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
-                history.evals.append({"step": step, **_evaluate(model, eval_fn)})
+                # "seconds": training time so far, without the time spent evaluating
+                trained = time.perf_counter() - began - history.eval_seconds
+                evaluated = time.perf_counter()
+                history.evals.append({"step": step, "seconds": trained, **_evaluate(model, eval_fn)})
+                history.eval_seconds += time.perf_counter() - evaluated
             history.seconds = time.perf_counter() - began
             if step < steps and time.perf_counter() - last_save > checkpoint_seconds:
                 checkpoint(step, done=False)

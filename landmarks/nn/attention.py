@@ -108,6 +108,10 @@ def scaled_dot_product_attention(
     added to the scores (−inf forbids); ``causal`` adds ``causal_mask``. Returns (output (..., T, d_v), weights (..., T, S) or None). The weights
     need the explicit path, so ``need_weights=True`` takes it whatever ``fused`` says.
     """
+    if causal and mask is None and fused and not need_weights and q.shape[-2] == k.shape[-2]:
+        # the fused kernel's own causal path skips the masked half (flash attention on CPU too)
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        return out, None
     if causal:
         tri = causal_mask(q.shape[-2], k.shape[-2], q.device)
         if mask is None:

@@ -112,7 +112,10 @@ def reorder_state(state: State, index: Tensor) -> State:
         return {k: reorder_state(v, index) for k, v in state.items()}
     if state is None:
         return None
-    raise TypeError(f"beam search can reorder tensors, tuples, lists and dicts, not {type(state).__name__}")
+    if callable(getattr(state, "reorder", None)):  # a KVCache: reordered in place
+        state.reorder(index)
+        return state
+    raise TypeError(f"beam search can reorder tensors, KV caches, tuples, lists and dicts, not {type(state).__name__}")
 
 
 def greedy_search(

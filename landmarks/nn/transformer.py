@@ -237,13 +237,13 @@ class DecoderOnlyTransformer(nn.Module):
         return n
 
     def flops_per_token(self, context: int | None = None) -> float:
-        """Training FLOPs per token, C ≈ 6N + 6 · n_layer · n_ctx · d_model (Kaplan et al. 2020,
-        Table 1: forward 2N + 2 n_layer n_ctx d_attn, backward twice the forward), with the output
-        layer's matmul included in N."""
+        """Training FLOPs per token: 6N for the weight matmuls (forward 2N, backward 4N) plus
+        12 · n_layer · n_ctx · d_model for the attention scores and their mix of the values
+        (Chowdhery et al. 2022, PaLM, Appendix B), with the output layer's matmul included in N."""
         cfg = self.cfg
         n = self.num_parameters(non_embedding=True) + cfg.vocab_size * cfg.d_model  # + the output matmul
         t = context or cfg.block_size
-        return 6.0 * n + 6.0 * cfg.n_layer * t * cfg.d_model
+        return 6.0 * n + 12.0 * cfg.n_layer * t * cfg.d_model
 
     def positions(self, start: int, length: int) -> Tensor:
         if start + length > self.cfg.block_size:

@@ -1,0 +1,309 @@
+"""``landmarks bench``: what the readable paths cost, and how fast the fast ones are.
+
+Each benchmark times a *pair* of ways to compute the same thing in one process, side by side,
+and reports the median of repeats and their ratio: the explicit math against the fused kernel,
+the KV cache against recomputing the prefix, our training step against the machine's own matmul
+throughput (model FLOP utilization, MFU). Results print as a table and are written to
+``bench.json`` with the torch version and thread count, because CPU numbers mean little
+without them.
+
+Speed is measured here, never asserted in tests: a loaded CI machine would fail them at random.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from landmarks.errors import UserInputError
+from landmarks.files import atomic_write_text
+
+__all__ = ["BENCHMARKS", "Measurement", "run_benchmarks", "timed"]
+
+
+@dataclass
+class Measurement:
+    """One row of the table: ``a`` and ``b`` timed the same way; ``ratio`` = b / a."""
+
+    benchmark: str
+    what: str
+    a_label: str
+    a_seconds: float
+    b_label: str
+    b_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.b_seconds / self.a_seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+# ---- the pairs -----------------------------------------------------------------------------------
+
+
+def bench_attention(repeats: int) -> list[Measurement]:
+    """Scaled dot-product attention, forward and backward: F.scaled_dot_product_attention vs
+    the explicit softmax(QKᵀ/√d)V, causal, at a char-LM's shape."""
+    from landmarks.nn.attention import scaled_dot_product_attention
+
+    g = torch.Generator().manual_seed(0)
+    b, h, t, d = 12, 4, 256, 32
+    q, k, v = (torch.randn(b, h, t, d, generator=g, requires_grad=True) for _ in range(3))
+
+    def run(fused: bool) -> Callable[[], None]:
+        def step() -> None:
+            out, _ = scaled_dot_product_attention(q, k, v, causal=True, fused=fused)
+            out.sum().backward()
+
+        return step
+
+    return [
+        Measurement(
+            "attention",
+            f"causal attention fwd+bwd, B={b} h={h} T={t} d={d}",
+            "fused",
+            timed(run(True), repeats),
+            "explicit",
+            timed(run(False), repeats),
+        )
+    ]
+
+
+def bench_recurrent(repeats: int) -> list[Measurement]:
+    """The LSTM stack, forward and backward: torch's fused kernel vs the gate equations step by step."""
+    from landmarks.nn.recurrent import LSTM
+
+    torch.manual_seed(0)
+    b, t, hidden = 64, 100, 256
+    x = torch.randn(b, t, hidden)
+    rows = []
+    for layers in (1, 2):
+        lstm = LSTM(hidden, hidden, layers, batch_first=True)
+
+        def run(fused: bool, lstm: LSTM = lstm) -> Callable[[], None]:
+            def step() -> None:
+                lstm.fused = fused
+                out, _ = lstm(x)
+                out.sum().backward()
+
+            return step
+
+        rows.append(
+            Measurement(
+                "recurrent",
+                f"LSTM fwd+bwd, {layers} layer(s), B={b} T={t} H={hidden}",
+                "fused",
+                timed(run(True), repeats),
+                "explicit",
+                timed(run(False), repeats),
+            )
+        )
+    return rows
+
+
+# The decoder-only transformer at the size the reference figure uses: 4 layers, 128 wide,
+# 4 heads, batches of 12 sequences of 64 characters of Shakespeare.
+CHAR_LM = {"n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64, "batch": 12}
+
+
+def matmul_flops_per_second(repeats: int, n: int = 1024) -> float:
+    """fp32 throughput of a large square matmul on this machine, now: 2n³ FLOPs per product."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    return 2 * n**3 / timed(lambda: a @ b, max(repeats, 5))
+
+
+def _char_lm(block_size: int | None = None):  # type: ignore[no-untyped-def]
+    from landmarks.data.text import encode_chars, shakespeare_split
+    from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
+
+    data = encode_chars(shakespeare_split())
+    torch.manual_seed(0)
+    cfg = TransformerConfig(
+        vocab_size=len(data.vocab),
+        block_size=block_size or CHAR_LM["block_size"],
+        n_layer=CHAR_LM["n_layer"],
+        n_head=CHAR_LM["n_head"],
+        d_model=CHAR_LM["d_model"],
+    )
+    return DecoderOnlyTransformer(cfg), data
+
+
+def bench_lm_training(repeats: int) -> list[Measurement]:
+    """Training steps of the char-level decoder-only transformer, as model FLOP utilization:
+    model FLOPs per second (6N + 12·L·T·d per token) over the fp32 matmul throughput."""
+    from landmarks.data.text import random_windows
+
+    model, data = _char_lm()
+    t, b = CHAR_LM["block_size"], CHAR_LM["batch"]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        x, y = random_windows(data.train, b, t, g)
+        loss = model.loss(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    seconds = timed(step, max(repeats * 5, 20), warmup=5)
+    peak = matmul_flops_per_second(repeats)
+    flops = model.flops_per_token(context=t) * b * t
+    mfu = flops / seconds / peak
+    return [
+        Measurement(
+            "lm-training",
+            f"char transformer training step, {CHAR_LM['n_layer']} layers × {CHAR_LM['d_model']}, {b} × {t} tokens",
+            "1024² matmul (same FLOPs)",
+            flops / peak,
+            "training step",
+            seconds,
+            {
+                "ms_per_step": seconds * 1e3,
+                "model_flops_per_step": flops,
+                "matmul_gflops": peak / 1e9,
+                "model_gflops": flops / seconds / 1e9,
+                "mfu": mfu,
+                "parameters": model.num_parameters(non_embedding=False),
+            },
+        )
+    ]
+
+
+def bench_kv_cache(repeats: int) -> list[Measurement]:
+    """Generating 256 tokens after a 16-token prompt, with the KV cache vs recomputing the prefix."""
+    model, _ = _char_lm(block_size=272)
+    model.eval()
+    prompt = torch.zeros(1, 16, dtype=torch.long)
+
+    def run(use_cache: bool) -> Callable[[], None]:
+        return lambda: model.generate(prompt, 256, greedy=True, use_cache=use_cache)
+
+    return [
+        Measurement(
+            "kv-cache",
+            "generate 256 tokens (batch 1, greedy)",
+            "KV cache",
+            timed(run(True), repeats, warmup=1),
+            "recompute prefix",
+            timed(run(False), repeats, warmup=1),
+        )
+    ]
+
+
+def bench_transformer_vs_rnnsearch(repeats: int) -> list[Measurement]:
+    """The training-cost race of ``landmarks run transformer`` (its default preset, seed 0): the
+    seconds RNNsearch trains to its final held-out BLEU vs the seconds the Transformer needs to
+    reach that BLEU. One run (minutes), whatever ``repeats`` says."""
+    import tempfile
+
+    from landmarks.runner import run_paper
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_paper("transformer", out=Path(folder), quick=False, show_progress=False)
+    rnn, tf = result["metrics"]["rnnsearch"], result["metrics"]["transformer"]
+    reached = tf["train_seconds_to_target"]
+    return [
+        Measurement(
+            "transformer-vs-rnnsearch",
+            f"train to RNNsearch's final BLEU ({rnn['bleu']:.1f}) on the bahdanau-attention task",
+            "RNNsearch",
+            rnn["train_seconds"],
+            "Transformer",
+            reached if reached is not None else float("inf"),
+            {
+                "rnnsearch_bleu": rnn["bleu"],
+                "transformer_final_bleu": tf["bleu_greedy"],
+                "reached": reached is not None,
+            },
+        )
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
+    "attention": bench_attention,
+    "recurrent": bench_recurrent,
+    "lm-training": bench_lm_training,
+    "kv-cache": bench_kv_cache,
+    "transformer-vs-rnnsearch": bench_transformer_vs_rnnsearch,
+}
+
+
+def run_benchmarks(names: list[str], repeats: int = 5, out: Path | None = None) -> list[Measurement]:
+    """Run the named benchmarks (all when empty), print a table, write ``bench.json``."""
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise UserInputError(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    if repeats < 1:
+        raise UserInputError(f"--repeats must be >= 1, got {repeats}")
+    rows: list[Measurement] = []
+    for name in names or list(BENCHMARKS):
+        with torch.no_grad() if name == "kv-cache" else contextlib.nullcontext():
+            rows.extend(BENCHMARKS[name](repeats))
+    _print(rows)
+    if out is not None:
+        info = {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "repeats": repeats,
+            "results": [r.to_json() for r in rows],
+        }
+        atomic_write_text(out, json.dumps(info, indent=2) + "\n")
+    return rows
+
+
+def _print(rows: list[Measurement]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"landmarks bench: torch {torch.__version__}, {torch.get_num_threads()} threads, median of repeats",
+        title_justify="left",
+    )
+    for col in ("benchmark", "what", "A", "ms", "B", "ms ", "B / A", "notes"):
+        table.add_column(col)
+    for r in rows:
+        notes = ""
+        if "reached" in r.extra and not r.extra["reached"]:
+            notes = f"never reached it (final BLEU {r.extra['transformer_final_bleu']:.1f})"
+        if "mfu" in r.extra:
+            notes = f"MFU {r.extra['mfu']:.0%} ({r.extra['model_gflops']:.0f} of {r.extra['matmul_gflops']:.0f} GFLOP/s)"
+        table.add_row(
+            r.benchmark,
+            r.what,
+            r.a_label,
+            f"{r.a_seconds * 1e3:.1f}",
+            r.b_label,
+            f"{r.b_seconds * 1e3:.1f}",
+            f"{r.ratio:.2f}",
+            notes,
+        )
+    Console(width=200).print(table)
