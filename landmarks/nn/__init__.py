@@ -1,0 +1,12 @@
+"""Building blocks shared by several papers, each written out so it can be read.
+
+- ``recurrent``: LSTM and GRU cells and stacks, gate by gate in torch's parameter layout, with
+  torch's fused kernel on the fast path (``fused=True``) and a test that the two agree.
+- ``attention``: additive (Bahdanau) attention; scaled dot-product attention, explicit and
+  fused; multi-head attention with torch's parameter names and masks; a KV cache.
+- ``transformer``: sinusoidal positions, the Transformer layer (post-LN or pre-LN, with
+  optional cross-attention) and the decoder-only language model with cached generation.
+- ``decoding``: greedy, temperature, top-k and top-p sampling, and beam search with length
+  normalization, over any step function.
+- ``pointer``: pointer attention over input positions, the pointer decoder and Set2Set.
+"""

@@ -90,7 +90,8 @@ CARD = Card(
         "a generated language (48 words, a fixed lexicon, modifiers moved after their noun) "
         "instead of English–French: no ambiguity, one target word per source word",
         "embeddings of 64, encoder GRUs of 64 per direction, decoder GRU of 128 (paper: 620, "
-        "1000, 1000), a few hundred Adam steps instead of days of Adadelta",
+        "1000, 1000), 1 500 Adam steps of 64 sentences (sorted into minibatches of similar "
+        "length) instead of five days of Adadelta",
         "greedy decoding for the claims (the paper used a beam); beam search BLEU is reported too",
     ],
     figures={
@@ -102,7 +103,13 @@ CARD = Card(
         "for RNNencdec between the shortest and the longest sentences, at most 5 for RNNsearch, and "
         "a gap of at least 20 on the longest. Alignment accuracy is measured as an alignment error "
         "rate would be: the decoder is fed the reference prefix and each target word's attention "
-        "argmax is compared with the source position it translates (the generator knows it)."
+        "argmax is compared with the source position it translates (the generator knows it). "
+        "The metric alignment_offsets says where the argmax falls instead when it misses: an "
+        "annotation h_j = [h→_j ; h←_j] also carries its neighbours' words (h←_{j−1} has read "
+        "x_j), so a decoder can translate word j while looking at j − 1 or j + 1, and a small "
+        "model trained only for the translation has no reason to prefer the exact word. At this "
+        "size the measured alignment is well below the paper's crisp Fig. 3, while the "
+        "translations are nearly perfect: the claim is reported as measured."
     ),
 )
 
@@ -274,7 +281,7 @@ class Config:
     hidden: int = 64  # per encoder direction; the decoder has 2 × hidden
     align: int = 64  # the attention's hidden size (n' in Appendix A.1.2)
     batch: int = 64
-    steps: int = 1000
+    steps: int = 1500
     lr: float = 3e-3  # Adam, warmed up over ``warmup`` steps, then cosine decay to lr / 10
     warmup: int = 50
     clip_norm: float = 1.0

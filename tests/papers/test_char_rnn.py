@@ -35,6 +35,7 @@ def test_fused_and_explicit_lstm_give_the_same_logits() -> None:
     model.lstm.fused = False
     explicit, (h2, c2) = model(x)
     torch.testing.assert_close(fused, explicit)
+    torch.testing.assert_close(h, h2)
     torch.testing.assert_close(c, c2)
 
 
