@@ -94,6 +94,33 @@ def test_nan_guard_stops_with_a_clear_message(tmp_path: Path) -> None:
         )
 
 
+def test_evaluations_record_training_seconds_without_their_own_time(tmp_path: Path) -> None:
+    import time
+
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def slow_eval(m: nn.Module) -> dict[str, float]:
+        time.sleep(0.2)
+        return {"x": 1.0}
+
+    hist = fit(
+        _run(tmp_path),
+        "m",
+        model,
+        opt,
+        steps=4,
+        batch_fn=lambda s: torch.ones(4, 2),
+        loss_fn=lambda m, x: (m(x) ** 2).mean(),
+        eval_fn=slow_eval,
+        eval_every=1,
+    )
+    seconds = [e["seconds"] for e in hist.evals]
+    assert [e["step"] for e in hist.evals] == [1, 2, 3, 4]
+    assert seconds == sorted(seconds) and seconds[-1] < 0.2  # four sleeps of 0.2 s are not counted
+    assert hist.eval_seconds >= 0.8 and hist.seconds >= hist.eval_seconds
+
+
 def test_corrupt_checkpoint_gives_a_user_error(tmp_path: Path) -> None:
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")
