@@ -117,7 +117,13 @@ CARD = Card(
         "claim measures time, not FLOPs: both models train on this machine, one after the other, "
         "with the same batches; the Transformer's held-out BLEU is measured every eval_every "
         "steps (evaluation time excluded) and the first measurement at or above RNNsearch's final "
-        "BLEU gives its time. If it never gets there the claim reports how far it got."
+        "BLEU gives its time. If it never gets there the claim is reported as infinite and the "
+        "metrics say how far it got. In our runs (seeds 0–2) RNNsearch reached about 99 BLEU in "
+        "1 500 steps and the Transformer peaked between 65 and 71 in as many: the toy's alignments "
+        "are local and monotone, which a left-to-right recurrence finds easily, and on two CPU "
+        "cores a recurrent step costs little more than a Transformer step (about 52 against 31 "
+        "ms), so the parallelism the paper's claim rests on buys little here. The pre-LN option "
+        "learned faster than post-LN in our trials but not enough to change the verdict."
     ),
 )
 
