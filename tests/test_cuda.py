@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from landmarks import registry
 from landmarks.cli import main
 from landmarks.papers import lstm, resnet
 
@@ -62,7 +63,7 @@ def test_resnet_on_gpu_matches_cpu():
     torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("pid", ["lstm", "resnet", "coffee-automaton"])
+@pytest.mark.parametrize("pid", registry.ids())
 def test_quick_run_on_cuda(pid: str, tmp_path: Path) -> None:
     assert main(["run", pid, "--quick", "--device", "cuda", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / pid / "result.json").read_text())
