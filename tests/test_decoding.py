@@ -147,3 +147,16 @@ def test_reorder_state_walks_nested_containers() -> None:
 def test_beam_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="beam_size"):
         beam_search(_markov_step(_table(0)), None, 1, bos=BOS, eos=EOS, max_len=3, beam_size=0)
+
+
+def test_reorder_state_keeps_named_tuples() -> None:
+    from typing import NamedTuple
+
+    class Memory(NamedTuple):
+        keys: torch.Tensor
+        valid: torch.Tensor
+
+    state = Memory(torch.arange(6).view(3, 2), torch.tensor([True, False, True]))
+    out = reorder_state(state, torch.tensor([2, 2, 0]))
+    assert isinstance(out, Memory)
+    assert out.keys.tolist() == [[4, 5], [4, 5], [0, 1]] and out.valid.tolist() == [True, True, True]

@@ -215,3 +215,34 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     double = json.loads((tmp_path / "ddp.json").read_text())
     assert double == pytest.approx(single, abs=1e-10)
     assert single[-1] < single[0]
+
+
+def _shard_worker(rank: int, world: int, init_file: str, out: str) -> None:
+    import os
+    from typing import NamedTuple
+
+    import torch.distributed as dist
+
+    from landmarks.engine import distributed
+
+    class Batch(NamedTuple):
+        x: torch.Tensor
+        y: torch.Tensor
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        part = distributed.shard(Batch(torch.arange(4), torch.arange(4) * 10))
+        Path(out, f"shard{rank}.json").write_text(
+            json.dumps([type(part).__name__, part.x.tolist(), part.y.tolist()])
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_named_tuple_batches_keep_their_type_when_sharded(tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    mp.spawn(_shard_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    assert json.loads((tmp_path / "shard0.json").read_text()) == ["Batch", [0, 1], [0, 10]]
+    assert json.loads((tmp_path / "shard1.json").read_text()) == ["Batch", [2, 3], [20, 30]]

@@ -76,6 +76,8 @@ def shard(batch: Any) -> Any:
             raise ValueError(f"global batch of {n} does not split evenly over {k} processes")
         per = n // k
         return batch[rank() * per : (rank() + 1) * per]
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a NamedTuple keeps its type
+        return type(batch)(*(shard(b) for b in batch))
     if isinstance(batch, (tuple, list)):
         return type(batch)(shard(b) for b in batch)
     if isinstance(batch, dict):

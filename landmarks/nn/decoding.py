@@ -104,6 +104,8 @@ def reorder_state(state: State, index: Tensor) -> State:
     """Keep rows ``index`` of every tensor in ``state`` (first dimension), recursively."""
     if isinstance(state, Tensor):
         return state.index_select(0, index)
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # a NamedTuple keeps its type
+        return type(state)(*(reorder_state(s, index) for s in state))
     if isinstance(state, tuple):
         return tuple(reorder_state(s, index) for s in state)
     if isinstance(state, list):
@@ -115,7 +117,9 @@ def reorder_state(state: State, index: Tensor) -> State:
     if callable(getattr(state, "reorder", None)):  # a KVCache: reordered in place
         state.reorder(index)
         return state
-    raise TypeError(f"beam search can reorder tensors, KV caches, tuples, lists and dicts, not {type(state).__name__}")
+    raise TypeError(
+        f"beam search can reorder tensors, KV caches, tuples, lists and dicts, not {type(state).__name__}"
+    )
 
 
 def greedy_search(

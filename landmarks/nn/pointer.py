@@ -219,7 +219,10 @@ class Set2Set(nn.Module):
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         self.size, self.steps = size, steps
-        self.lstm = LSTMCell(2 * size, size)  # input q*_{t−1} (2D), state q_t (D)
+        lstm = LSTMCell(2 * size, size)  # input q*_{t−1} (2D), state q_t (D)
+        # Built for every ``steps`` so the modules created after it start from the same weights
+        # whatever P is; kept only when used (DDP refuses parameters that get no gradient).
+        self.lstm = lstm if steps > 0 else None
 
     def forward(self, memory: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """q*_T (B, 2D) and the attention of the last step (B, n) (zeros when T = 0)."""
@@ -228,6 +231,7 @@ class Set2Set(nn.Module):
         h, c = memory.new_zeros(B, D), memory.new_zeros(B, D)
         a = memory.new_zeros(B, n)
         for _ in range(self.steps):
+            assert self.lstm is not None
             h, c = self.lstm(q_star, (h, c))  # Eq. 3: q_t = LSTM(q*_{t−1})
             e = torch.bmm(memory, h[:, :, None]).squeeze(-1)  # Eq. 4: e_{i,t} = m_i · q_t  (B, n)
             if valid is not None:
