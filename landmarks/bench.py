@@ -12,7 +12,6 @@ Speed is measured here, never asserted in tests: a loaded CI machine would fail 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import platform
 import statistics
@@ -264,8 +263,7 @@ def run_benchmarks(names: list[str], repeats: int = 5, out: Path | None = None) 
         raise UserInputError(f"--repeats must be >= 1, got {repeats}")
     rows: list[Measurement] = []
     for name in names or list(BENCHMARKS):
-        with torch.no_grad() if name == "kv-cache" else contextlib.nullcontext():
-            rows.extend(BENCHMARKS[name](repeats))
+        rows.extend(BENCHMARKS[name](repeats))  # generate() runs under no_grad itself
     _print(rows)
     if out is not None:
         info = {

@@ -1,7 +1,8 @@
 """Building blocks shared by several papers, each written out so it can be read.
 
 - ``recurrent``: LSTM and GRU cells and stacks, gate by gate in torch's parameter layout, with
-  torch's fused kernel on the fast path (``fused=True``) and a test that the two agree.
+  torch's fused kernel on the fast path (``fused=True``) and a test that the two agree; truncated
+  BPTT with the state carried across windows, and the cross-entropy of a long stream.
 - ``attention``: additive (Bahdanau) attention; scaled dot-product attention, explicit and
   fused; multi-head attention with torch's parameter names and masks; a KV cache.
 - ``transformer``: sinusoidal positions, the Transformer layer (post-LN or pre-LN, with

@@ -217,3 +217,33 @@ def beam_search(
     pick = best[:, None]
     out = history.gather(1, pick[..., None].expand(-1, -1, history.shape[2])).squeeze(1)  # (B, L)
     return out, lengths.gather(1, pick).squeeze(1), scores.gather(1, pick).squeeze(1)
+
+
+def search(
+    step: StepFn,
+    state: State,
+    batch: int,
+    *,
+    bos: int,
+    eos: int,
+    max_len: int,
+    beam: int = 1,
+    alpha: float = 0.6,
+    device: torch.device | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Greedy search when ``beam`` is 1, beam search otherwise: (tokens (B, L), lengths (B,)) as
+    both return them (EOS counted in the length where emitted)."""
+    args = {"bos": bos, "eos": eos, "max_len": max_len, "device": device}
+    if beam == 1:
+        return greedy_search(step, state, batch, **args)
+    tokens, lengths, _ = beam_search(step, state, batch, beam_size=beam, alpha=alpha, **args)
+    return tokens, lengths
+
+
+def token_lists(tokens: Tensor, lengths: Tensor, eos: int) -> list[list[int]]:
+    """Each row's tokens up to its length, without the final EOS: what a translation is."""
+    out = []
+    for row, n in zip(tokens.tolist(), lengths.tolist()):
+        words = row[:n]
+        out.append(words[:-1] if words and words[-1] == eos else words)
+    return out

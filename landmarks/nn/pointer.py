@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.nn.attention import AdditiveAttention
-from landmarks.nn.decoding import beam_search, greedy_search
+from landmarks.nn.decoding import search
 from landmarks.nn.recurrent import LSTM, LSTMCell
 
 __all__ = [
@@ -162,7 +162,7 @@ class PointerDecoder(nn.Module):
 
         def step(slots: Tensor, state: tuple) -> tuple[Tensor, tuple]:
             h, c, used, memory = state
-            _, projected, inputs, valid = memory  # beam search hands back a plain tuple
+            projected, inputs, valid = memory.projected, memory.inputs, memory.valid
             x = _gather_rows(inputs, slots[:, None])  # (N, 1, Di): the element just chosen
             used = used | (F.one_hot(slots, used.shape[1]).bool() & self.mask_used)
             used[:, END] = False
@@ -184,11 +184,16 @@ class PointerDecoder(nn.Module):
         B, S = memory.valid.shape
         used = memory.valid.new_zeros(B, S)
         search_state = (state[0], state[1], used, memory)
-        args = {"bos": END, "eos": END, "max_len": S, "device": memory.keys.device}  # n elements + END
-        if beam == 1:
-            slots, lengths = greedy_search(self.step_fn(complete), search_state, B, **args)
-        else:
-            slots, lengths, _ = beam_search(self.step_fn(complete), search_state, B, beam_size=beam, **args)
+        slots, _ = search(  # at most n elements + END
+            self.step_fn(complete),
+            search_state,
+            B,
+            bos=END,
+            eos=END,
+            max_len=S,
+            beam=beam,
+            device=memory.keys.device,
+        )
         ended = slots.eq(END).cumsum(1) > 0  # (B, L): at or after the first END
         lengths = (~ended).sum(1)
         elements = torch.where(ended, -1, slots - 1)

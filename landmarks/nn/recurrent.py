@@ -299,6 +299,51 @@ class GRU(_Stack):
         return output, h_n
 
 
+# ---- language models over one long stream: truncated backpropagation through time -------------
+
+
+class TruncatedBPTT(nn.Module):
+    """A recurrent language model plus the LSTM state carried from one window of each row to the
+    next (truncated BPTT, as ``char-rnn`` and ``rnn-regularization`` train).
+
+    ``model(x, state)`` must return ``(logits, (h, c))`` and have ``num_layers`` and
+    ``hidden_size``. The state lives in buffers, so checkpoints save it with the weights and a
+    resumed run continues the stream where it stopped. ``forward(x, reset)`` starts from zeros
+    when ``reset`` (the first window of a pass over the rows) and keeps the state detached: the
+    gradient of a window stops at its first token.
+    """
+
+    def __init__(self, model: nn.Module, rows: int) -> None:
+        super().__init__()
+        self.model = model
+        shape = (model.num_layers, rows, model.hidden_size)
+        self.register_buffer("carry_h", torch.zeros(shape))
+        self.register_buffer("carry_c", torch.zeros(shape))
+        # Each process carries the state of its own rows: DDP must not overwrite them with rank 0's.
+        from torch.nn.parallel import DistributedDataParallel
+
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, ["carry_h", "carry_c"])
+
+    def forward(self, x: Tensor, reset: bool) -> Tensor:
+        state = None if reset else (self.carry_h, self.carry_c)
+        logits, (h, c) = self.model(x, state)
+        self.carry_h, self.carry_c = h.detach(), c.detach()  # new tensors: the old ones are in the graph
+        return logits
+
+
+@torch.no_grad()
+def stream_cross_entropy(model: nn.Module, rows: Tensor, window: int) -> float:
+    """Mean cross-entropy (nats per token) of a stream laid out as ``rows`` (R, n), read in
+    windows with the state carried across them; every token but each row's first is scored."""
+    state, total, count = None, 0.0, 0
+    for i in range(0, rows.shape[1] - 1, window):
+        y = rows[:, i + 1 : i + 1 + window]
+        logits, state = model(rows[:, i : i + y.shape[1]], state)
+        total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
+        count += y.numel()
+    return total / count
+
+
 # ---- shared details ---------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "DecoderOnlyTransformer",
     "TransformerConfig",
     "TransformerLayer",
+    "check_shape",
     "sinusoidal_positions",
 ]
 
@@ -140,6 +141,19 @@ class TransformerLayer(nn.Module):
         return x
 
 
+def check_shape(d_model: int, n_head: int, dropout: float, *, sinusoidal: bool) -> None:
+    """The constraints every Transformer configuration shares, with messages a user can act on."""
+    if d_model % n_head:
+        raise ValueError(
+            f"the width d_model={d_model} must be divisible by the number of heads "
+            f"n_head={n_head} (each head gets d_model / n_head dimensions)"
+        )
+    if sinusoidal and d_model % 2:
+        raise ValueError(f"sinusoidal positions need an even d_model, got {d_model}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
 # ---- the decoder-only language model ---------------------------------------------------------
 
 
@@ -162,15 +176,7 @@ class TransformerConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(
-                f"the width d_model={self.d_model} must be divisible by the number of heads "
-                f"n_head={self.n_head} (each head gets d_model / n_head dimensions)"
-            )
-        if self.positions == "sinusoidal" and self.d_model % 2:
-            raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_shape(self.d_model, self.n_head, self.dropout, sinusoidal=self.positions == "sinusoidal")
         if self.d_ff < 0:
             raise ValueError(f"d_ff must be >= 0 (0 means 4 · d_model), got {self.d_ff}")
 

@@ -34,7 +34,7 @@ from landmarks.data.translation import BOS, EOS, PAD, TranslationBatch, Translat
 from landmarks.engine import Run, fit, warmup_cosine
 from landmarks.metrics import corpus_bleu_tokens
 from landmarks.nn.attention import AdditiveAttention
-from landmarks.nn.decoding import beam_search, greedy_search
+from landmarks.nn.decoding import search, token_lists
 from landmarks.nn.recurrent import GRU, GRUCell
 from landmarks.registry import Card, ClaimSpec
 
@@ -255,18 +255,17 @@ class Translator(nn.Module):
         """Greedy (beam 1) or beam-search translations, each a list of target ids without BOS/EOS."""
         s, memory = self.encode(src, src_len)
         max_len = int(src_len.max()) + max_extra
-        args = {"bos": BOS, "eos": EOS, "max_len": max_len, "device": src.device}
-        if beam == 1:
-            tokens, lengths = greedy_search(self.step_fn(), (s, memory), src.shape[0], **args)
-        else:
-            tokens, lengths, _ = beam_search(
-                self.step_fn(), (s, memory), src.shape[0], beam_size=beam, **args
-            )
-        out = []
-        for row, n in zip(tokens.tolist(), lengths.tolist()):
-            words = row[:n]
-            out.append(words[:-1] if words and words[-1] == EOS else words)
-        return out
+        tokens, lengths = search(
+            self.step_fn(),
+            (s, memory),
+            src.shape[0],
+            bos=BOS,
+            eos=EOS,
+            max_len=max_len,
+            beam=beam,
+            device=src.device,
+        )
+        return token_lists(tokens, lengths, EOS)
 
 
 # ---- 5. the experiment --------------------------------------------------------------------------

@@ -11,10 +11,10 @@ This module, in the order of the blog post:
 1. The model (``CharRNN``): characters → an embedding (the same as a one-hot input times the
    LSTM's input weights) → the LSTM stack of ``landmarks.nn.recurrent`` → a softmax over the
    next character.
-2. Training by truncated backpropagation through time (``TruncatedBPTT``): the text is cut into
-   ``batch`` long rows and read in windows of ``seq_len`` characters; the LSTM state is carried
-   from one window to the next (the model sees the text as a continuous stream) but the gradient
-   stops at the window's edge.
+2. Training by truncated backpropagation through time (``landmarks.nn.recurrent.TruncatedBPTT``):
+   the text is cut into ``batch`` long rows and read in windows of ``seq_len`` characters; the
+   LSTM state is carried from one window to the next (the model sees the text as a continuous
+   stream) but the gradient stops at the window's edge.
 3. Sampling (``sample``): feed the model its own output, with a temperature and top-k.
 4. ``reproduce``: train, measure validation loss in nats and bits per character, sample, count
    speaker lines in the sample against the corpus, and search the cells for an interpretable one.
@@ -34,7 +34,7 @@ from landmarks.data.shakespeare import SPEAKER_LINE, CharVocab, speaker_line_sha
 from landmarks.data.text import batchify, encode_chars, text_split
 from landmarks.engine import Run, distributed, fit, warmup_cosine
 from landmarks.nn.decoding import sample_next
-from landmarks.nn.recurrent import LSTM, lstm_step
+from landmarks.nn.recurrent import LSTM, TruncatedBPTT, lstm_step, stream_cross_entropy
 from landmarks.registry import Card, ClaimSpec
 
 USES_DATA_DIR = True  # --data-dir: a folder with input.txt (or one .txt file), char-rnn's convention
@@ -119,6 +119,14 @@ class CharRNN(nn.Module):
         self.lstm = LSTM(hidden, hidden, layers, batch_first=True)
         self.head = nn.Linear(hidden, vocab_size)  # W_hy, b_y
 
+    @property
+    def num_layers(self) -> int:
+        return self.lstm.num_layers
+
+    @property
+    def hidden_size(self) -> int:
+        return self.lstm.hidden_size
+
     def forward(
         self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -153,49 +161,11 @@ class CharRNN(nn.Module):
 # ---- 2. truncated backpropagation through time -------------------------------------------------
 
 
-class TruncatedBPTT(nn.Module):
-    """The model plus the LSTM state carried from one window of each row to the next.
-
-    The state lives in buffers, so it is saved in checkpoints with the weights: a resumed run
-    continues the stream where it stopped. ``forward(x, reset)`` starts from zeros when ``reset``
-    (the first window of a pass over the rows) and detaches the state it keeps: the gradient of
-    this window stops at its first character.
-    """
-
-    def __init__(self, model: CharRNN, rows: int) -> None:
-        super().__init__()
-        self.model = model
-        shape = (model.lstm.num_layers, rows, model.lstm.hidden_size)
-        self.register_buffer("carry_h", torch.zeros(shape))
-        self.register_buffer("carry_c", torch.zeros(shape))
-        # Each process carries the state of its own rows: DDP must not overwrite them with rank 0's.
-        from torch.nn.parallel import DistributedDataParallel
-
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, ["carry_h", "carry_c"])
-
-    def forward(self, x: Tensor, reset: bool) -> Tensor:
-        state = None if reset else (self.carry_h, self.carry_c)
-        logits, (h, c) = self.model(x, state)
-        self.carry_h, self.carry_c = (
-            h.detach(),
-            c.detach(),
-        )  # new buffers: the old ones are saved for backward
-        return logits
-
-
 @torch.no_grad()
 def evaluate(model: CharRNN, ids: Tensor, rows: int = 128, window: int = 500) -> float:
     """Mean cross-entropy (nats/char) over a whole id stream, read as ``rows`` rows with the state
     carried across windows (every character but the first of each row is scored)."""
-    data = batchify(ids, rows)
-    state, total, count = None, 0.0, 0
-    for i in range(0, data.shape[1] - 1, window):
-        x, y = data[:, i : i + window], data[:, i + 1 : i + 1 + window]
-        x = x[:, : y.shape[1]]
-        logits, state = model(x, state)
-        total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
-        count += y.numel()
-    return total / count
+    return stream_cross_entropy(model, batchify(ids, rows), window)
 
 
 # ---- 3. sampling -------------------------------------------------------------------------------

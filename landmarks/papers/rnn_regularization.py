@@ -19,7 +19,8 @@ This module, in the order of the paper:
 2. The variant the paper argues against (``recurrent_dropout > 0``): D on h_{t-1}^l as well,
    the recurrent input of every step, written out step by step with ``lstm_step``.
 3. Truncated backpropagation through time with the state carried across windows
-   (``TruncatedBPTT``) and perplexity on held-out text (``perplexity``).
+   (``landmarks.nn.recurrent.TruncatedBPTT``, shared with ``char-rnn``) and perplexity on held-out
+   text (``perplexity``).
 4. ``reproduce``: three models trained on the same words in the same order for the same steps:
    no dropout, dropout on the non-recurrent connections, and dropout on the recurrent ones too.
    The first overfits; the second does not and reaches a lower perplexity; the third is worse
@@ -38,7 +39,7 @@ from torch import Tensor, nn
 
 from landmarks.data.text import TextDataError, WordVocab, batchify, text_split, word_tokens
 from landmarks.engine import Run, distributed, fit
-from landmarks.nn.recurrent import LSTM, lstm_step
+from landmarks.nn.recurrent import LSTM, TruncatedBPTT, lstm_step, stream_cross_entropy
 from landmarks.registry import Card, ClaimSpec
 
 USES_DATA_DIR = True  # --data-dir: a text file (or a folder with input.txt); its tail is held out
@@ -238,45 +239,11 @@ def lstm_with_recurrent_dropout(
 # ---- 3. truncated BPTT and perplexity ----------------------------------------------------------
 
 
-class TruncatedBPTT(nn.Module):
-    """The model plus the LSTM state carried from one window of each row to the next.
-
-    The state lives in buffers, so checkpoints save it with the weights and a resumed run
-    continues the stream where it stopped. ``forward(x, reset)`` starts from zeros when
-    ``reset`` (the first window of a pass over the rows) and keeps the state detached: the
-    gradient stops at the window's first word.
-    """
-
-    def __init__(self, model: RegularizedLSTM, rows: int) -> None:
-        super().__init__()
-        self.model = model
-        shape = (model.num_layers, rows, model.hidden_size)
-        self.register_buffer("carry_h", torch.zeros(shape))
-        self.register_buffer("carry_c", torch.zeros(shape))
-        # Each process carries the state of its own rows: DDP must not overwrite them with rank 0's.
-        from torch.nn.parallel import DistributedDataParallel
-
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self, ["carry_h", "carry_c"])
-
-    def forward(self, x: Tensor, reset: bool) -> Tensor:
-        state = None if reset else (self.carry_h, self.carry_c)
-        logits, (h, c) = self.model(x, state)
-        self.carry_h, self.carry_c = h.detach(), c.detach()  # new tensors: the old ones are in the graph
-        return logits
-
-
 @torch.no_grad()
 def perplexity(model: RegularizedLSTM, ids: Tensor, rows: int = 10, window: int = 200) -> float:
     """exp(mean cross-entropy) over an id stream read as ``rows`` rows with the state carried
     across windows (every word but the first of each row is scored)."""
-    data = batchify(ids, rows)  # (rows, n)
-    state, total, count = None, 0.0, 0
-    for i in range(0, data.shape[1] - 1, window):
-        y = data[:, i + 1 : i + 1 + window]
-        logits, state = model(data[:, i : i + y.shape[1]], state)
-        total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
-        count += y.numel()
-    return math.exp(total / count)
+    return math.exp(stream_cross_entropy(model, batchify(ids, rows), window))
 
 
 # ---- 4. the experiment -------------------------------------------------------------------------

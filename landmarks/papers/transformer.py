@@ -46,8 +46,8 @@ from landmarks.data.translation import BOS, EOS, PAD, TranslationBatch, Translat
 from landmarks.engine import Run, fit
 from landmarks.metrics import corpus_bleu_tokens
 from landmarks.nn.attention import KVCache
-from landmarks.nn.decoding import beam_search, greedy_search
-from landmarks.nn.transformer import TransformerLayer, sinusoidal_positions
+from landmarks.nn.decoding import search, token_lists
+from landmarks.nn.transformer import TransformerLayer, check_shape, sinusoidal_positions
 from landmarks.papers import bahdanau_attention as rnnsearch
 from landmarks.registry import Card, ClaimSpec
 
@@ -147,15 +147,7 @@ class ModelConfig:
         for name in ("vocab_size", "d_model", "n_head", "d_ff", "n_layer", "max_len"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ValueError(
-                f"the width d_model={self.d_model} must be divisible by the number of heads "
-                f"n_head={self.n_head} (each head gets d_model / n_head dimensions)"
-            )
-        if self.d_model % 2:
-            raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_shape(self.d_model, self.n_head, self.dropout, sinusoidal=True)
 
 
 BASE = ModelConfig(vocab_size=37000)  # Table 3, base
@@ -275,18 +267,18 @@ class Transformer(nn.Module):
         """Greedy (beam 1) or beam-search translations, each a list of target ids without BOS/EOS."""
         max_len = int(src_len.max()) + max_extra
         state = self.start_state(src, src_len, max_len)
-        args = {"bos": BOS, "eos": EOS, "max_len": max_len, "device": src.device}
-        if beam == 1:
-            tokens, lengths = greedy_search(self.step_fn(), state, src.shape[0], **args)
-        else:
-            tokens, lengths, _ = beam_search(
-                self.step_fn(), state, src.shape[0], beam_size=beam, alpha=alpha, **args
-            )
-        out = []
-        for row, n in zip(tokens.tolist(), lengths.tolist()):
-            words = row[:n]
-            out.append(words[:-1] if words and words[-1] == EOS else words)
-        return out
+        tokens, lengths = search(
+            self.step_fn(),
+            state,
+            src.shape[0],
+            bos=BOS,
+            eos=EOS,
+            max_len=max_len,
+            beam=beam,
+            alpha=alpha,
+            device=src.device,
+        )
+        return token_lists(tokens, lengths, EOS)
 
 
 def padding_mask(lengths: Tensor, width: int) -> Tensor:
@@ -402,12 +394,8 @@ def transformer_for(cfg: Config, task: TranslationTask) -> Transformer:
 
 
 def held_out_bleu(model: nn.Module, test: TranslationBatch, refs: list[list[int]]) -> float:
-    was_training = model.training
-    model.eval()
-    try:
-        return corpus_bleu_tokens(model.translate(test.src, test.src_len), [refs]).score
-    finally:
-        model.train(was_training)
+    """Greedy BLEU of an evaluated model (fit's evaluations run in eval mode)."""
+    return corpus_bleu_tokens(model.translate(test.src, test.src_len), [refs]).score
 
 
 def reproduce(cfg: Config, run: Run) -> None:
