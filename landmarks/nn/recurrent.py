@@ -230,6 +230,8 @@ class _Stack(nn.Module):
         """Call one of torch's fused recurrent kernels with this stack's weights."""
         # (params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
         args = self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False, self.batch_first
+        # cuDNN refuses a state that is a strided view (Set2Set's expanded zeros, a sliced cache).
+        hx = tuple(h.contiguous() for h in hx) if isinstance(hx, tuple) else hx.contiguous()
         with warnings.catch_warnings():
             # cuDNN wants every weight in one buffer, as nn.LSTM keeps them; ours are separate
             # Parameters, which it copies together on each call: the same numbers, a little slower.
