@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmarks.nn.counting import count_macs, count_params
+from landmarks.nn.interop import load_exact
 from landmarks.registry import Card, ClaimSpec
 
 if TYPE_CHECKING:
@@ -331,15 +333,7 @@ def from_torchvision(state_dict: dict[str, torch.Tensor]) -> ResNet:
         raise ValueError(f"not a torchvision ResNet state dict: blocks per stage {blocks}")
     block = Bottleneck if "layer1.0.conv3.weight" in state_dict else BasicBlock
     model = ResNet(block, blocks, num_classes=state_dict["fc.weight"].shape[0])
-    ours = model.state_dict()
-    missing, unexpected = sorted(set(ours) - set(state_dict)), sorted(set(state_dict) - set(ours))
-    assert not missing and not unexpected, f"keys differ: missing {missing}, unexpected {unexpected}"
-    for k, v in state_dict.items():
-        assert ours[k].shape == v.shape, f"{k}: ours {tuple(ours[k].shape)}, theirs {tuple(v.shape)}"
-    with torch.no_grad():
-        for k, v in state_dict.items():
-            ours[k].copy_(v)
-    return model
+    return load_exact(model, state_dict, "torchvision ResNet state dict")  # type: ignore[return-value]
 
 
 # ---- Sec. 4.2: the CIFAR nets, residual and plain --------------------------------------------
@@ -403,44 +397,7 @@ def cifar_resnet(
 # ---- Counting: parameters and multiply-adds ---------------------------------------------------
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-@torch.no_grad()
-def count_macs(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224)) -> int:
-    """Multiply-adds of one forward pass (the paper's "FLOPs"), from every conv and linear layer.
-
-    A conv output element costs (C_in / groups)·k_h·k_w multiply-adds, a linear output element
-    ``in_features``; BN, ReLU, pooling and the shortcut additions are not counted (as in the paper).
-    """
-    total = 0
-
-    def conv_hook(m: nn.Conv2d, _inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
-        nonlocal total
-        kh, kw = m.kernel_size
-        total += out.numel() * (m.in_channels // m.groups) * kh * kw
-
-    def linear_hook(m: nn.Linear, _inp: tuple[torch.Tensor], out: torch.Tensor) -> None:
-        nonlocal total
-        total += out.numel() * m.in_features
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            hooks.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            hooks.append(m.register_forward_hook(linear_hook))
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        model(torch.zeros(input_shape, device=device))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    return total // input_shape[0]
+# count_params and count_macs live in landmarks.nn.counting, shared by every vision entry.
 
 
 # ---- The degradation experiment (Fig. 1, Fig. 6), at toy scale --------------------------------
@@ -518,15 +475,9 @@ def load_digits_images(size: int, test_fraction: float, seed: int) -> dict[str, 
 
 def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
     """Translate each image by up to ±shift pixels, filling with background (zero-pad, crop)."""
-    if shift == 0:
-        return x
-    b, _, h, w = x.shape
-    padded = F.pad(x, (shift, shift, shift, shift))  # (B, 1, H+2s, W+2s)
-    dy, dx = (torch.randint(0, 2 * shift + 1, (2, b), generator=generator)).to(x.device)
-    rows = dy[:, None] + torch.arange(h, device=x.device)  # (B, H)
-    cols = dx[:, None] + torch.arange(w, device=x.device)  # (B, W)
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)  # (B, 1, H, W)
+    from landmarks.data.augment import random_crop
+
+    return random_crop(x, shift, generator)
 
 
 NETS = ("plain", "resnet")
