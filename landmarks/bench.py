@@ -243,12 +243,87 @@ def bench_transformer_vs_rnnsearch(repeats: int) -> list[Measurement]:
     ]
 
 
+def _vision_models():  # type: ignore[no-untyped-def]
+    """(name, model builder, input shape of one training batch) for each vision entry's default run."""
+    from landmarks.papers import alexnet, dilated_convolutions, resnet
+
+    models = [
+        ("alexnet: four-layer ConvNet", lambda: alexnet.SmallAlexNet(16), (128, 3, 32, 32)),
+        (
+            "resnet: CIFAR ResNet-56, 16 wide",
+            lambda: resnet.cifar_resnet(56, "A", False, 16, 1),
+            (64, 1, 16, 16),
+        ),
+        (
+            "dilated-convolutions: context module",
+            lambda: dilated_convolutions.ContextModule(8),
+            (16, 8, 64, 64),
+        ),
+    ]
+    try:
+        from landmarks.papers import convnext
+
+        models.append(
+            ("convnext: toy ConvNeXt (ladder top)", lambda: convnext.ladder_model(5, 13), (128, 3, 32, 32))
+        )
+    except (ImportError, AttributeError):
+        pass
+    return models
+
+
+def bench_vision(repeats: int) -> list[Measurement]:
+    """Each vision entry's network at its experiment's batch: a training step (forward, backward,
+    SGD) and inference, with the tensors channels-last (NHWC) vs contiguous (NCHW)."""
+    import torch.nn.functional as F
+
+    rows = []
+    for name, build, shape in _vision_models():
+        timings: dict[tuple[str, bool], float] = {}
+        for nhwc in (True, False):
+            torch.manual_seed(0)
+            layout = torch.channels_last if nhwc else torch.contiguous_format
+            model = build().to(memory_format=layout)
+            x = torch.randn(shape).contiguous(memory_format=layout)
+            optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+            def train_step(model=model, x=x, optimizer=optimizer) -> None:  # type: ignore[no-untyped-def]
+                out = model(x)
+                loss = F.mse_loss(out, torch.zeros_like(out))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+            def infer(model=model, x=x) -> None:  # type: ignore[no-untyped-def]
+                with torch.no_grad():
+                    model(x)
+
+            model.train()
+            timings["train", nhwc] = timed(train_step, repeats)
+            model.eval()
+            timings["infer", nhwc] = timed(infer, repeats)
+        for kind in ("train", "infer"):
+            fast = timings[kind, True]
+            rows.append(
+                Measurement(
+                    "vision",
+                    f"{name}, {kind} {'step' if kind == 'train' else 'pass'}, batch {tuple(shape)}",
+                    "channels-last",
+                    fast,
+                    "contiguous",
+                    timings[kind, False],
+                    {"images_per_second_channels_last": shape[0] / fast},
+                )
+            )
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "attention": bench_attention,
     "recurrent": bench_recurrent,
     "lm-training": bench_lm_training,
     "kv-cache": bench_kv_cache,
     "transformer-vs-rnnsearch": bench_transformer_vs_rnnsearch,
+    "vision": bench_vision,
 }
 
 
@@ -292,6 +367,8 @@ def _print(rows: list[Measurement]) -> None:
         notes = ""
         if "reached" in r.extra and not r.extra["reached"]:
             notes = f"never reached it (final BLEU {r.extra['transformer_final_bleu']:.1f})"
+        if "images_per_second_channels_last" in r.extra:
+            notes = f"{r.extra['images_per_second_channels_last']:.0f} images/s channels-last"
         if "mfu" in r.extra:
             notes = f"MFU {r.extra['mfu']:.0%} ({r.extra['model_gflops']:.0f} of {r.extra['matmul_gflops']:.0f} GFLOP/s)"
         table.add_row(

@@ -30,7 +30,7 @@ def test_unknown_benchmark_and_bad_arguments_exit_2(tmp_path, capsys) -> None:
 
 
 def test_the_issue_s_benchmarks_are_all_there() -> None:
-    assert {"attention", "recurrent", "lm-training", "kv-cache", "transformer-vs-rnnsearch"} <= set(
+    assert {"attention", "recurrent", "lm-training", "kv-cache", "transformer-vs-rnnsearch", "vision"} <= set(
         BENCHMARKS
     )
 

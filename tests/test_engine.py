@@ -121,6 +121,26 @@ def test_evaluations_record_training_seconds_without_their_own_time(tmp_path: Pa
     assert hist.eval_seconds >= 0.8 and hist.seconds >= hist.eval_seconds
 
 
+def test_extra_numbers_of_the_loss_are_kept_per_step(tmp_path: Path) -> None:
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+
+    def loss_fn(m: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return (m(x) ** 2).mean(), {"first": x[0, 0]}
+
+    hist = fit(
+        _run(tmp_path),
+        "m",
+        model,
+        opt,
+        steps=3,
+        batch_fn=lambda s: torch.full((4, 2), float(s)),
+        loss_fn=loss_fn,
+    )
+    assert hist.extra == {"first": [0.0, 1.0, 2.0]}
+    assert type(hist).from_dict(hist.to_dict()) == hist
+
+
 def test_corrupt_checkpoint_gives_a_user_error(tmp_path: Path) -> None:
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")

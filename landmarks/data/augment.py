@@ -8,7 +8,10 @@ over images.
 - ``pca_colour_jitter``: AlexNet's "altering the intensities of the RGB channels" (Sec. 4.1):
   with p_i, λ_i the eigenvectors and eigenvalues of the training set's 3×3 RGB covariance
   (``rgb_pca``), add [p_1, p_2, p_3][α_1 λ_1, α_2 λ_2, α_3 λ_3]ᵀ to every pixel of an image,
-  α_i ~ N(0, σ²) drawn once per image and per presentation (σ = 0.1 in the paper).
+  α_i ~ N(0, σ²) drawn once per image and per presentation (σ = 0.1 in the paper). The paper
+  does not say in which units λ_i is; most reimplementations (fb.resnet.torch, timm) use the
+  standard deviation along p_i, √λ_i of pixels in [0, 1], and so does ``alexnet``: the
+  covariance's own eigenvalue on such pixels would move colours by well under 1 %.
 """
 
 from __future__ import annotations
@@ -53,11 +56,12 @@ def rgb_pca(images: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def pca_colour_jitter(
-    x: Tensor, eigenvalues: Tensor, eigenvectors: Tensor, sigma: float, generator: torch.Generator
+    x: Tensor, magnitudes: Tensor, eigenvectors: Tensor, sigma: float, generator: torch.Generator
 ) -> Tensor:
-    """Add [p_1, p_2, p_3][α_1 λ_1, α_2 λ_2, α_3 λ_3]ᵀ, α ~ N(0, σ²) per image, to (B, 3, H, W)."""
+    """Add [p_1, p_2, p_3][α_1 λ_1, α_2 λ_2, α_3 λ_3]ᵀ, α ~ N(0, σ²) per image, to (B, 3, H, W);
+    ``magnitudes`` are the λ_i (3,), ``eigenvectors`` the p_i as columns (3, 3)."""
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     alpha = sigma * torch.randn(x.shape[0], 3, generator=generator).to(x.device)  # (B, 3)
-    shift = (alpha * eigenvalues.to(x.device)) @ eigenvectors.to(x.device).T  # (B, 3): Σ_i α_i λ_i p_i
+    shift = (alpha * magnitudes.to(x.device)) @ eigenvectors.to(x.device).T  # (B, 3): Σ_i α_i λ_i p_i
     return x + shift[:, :, None, None]

@@ -38,6 +38,7 @@ class History:
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)  # each has "step" and "seconds" keys
+    extra: dict[str, list[float]] = field(default_factory=dict)  # loss_fn's extra numbers, per step
     seconds: float = 0.0  # wall-clock of the whole run, evaluations included
     eval_seconds: float = 0.0  # of which spent in eval_fn
 
@@ -160,6 +161,8 @@ def fit(
             history.loss.append(loss_value)
             history.lr.append(lr)
             history.grad_norm.append(grad_norm)
+            for k, v in extra.items():
+                history.extra.setdefault(k, []).append(distributed.mean(float(v)))
             bar.update(1)
             bar.set_postfix(
                 loss=f"{loss_value:.4f}", **{k: f"{v:.3g}" for k, v in extra.items()}, refresh=False
