@@ -245,9 +245,9 @@ def bench_transformer_vs_rnnsearch(repeats: int) -> list[Measurement]:
 
 def _vision_models():  # type: ignore[no-untyped-def]
     """(name, model builder, input shape of one training batch) for each vision entry's default run."""
-    from landmarks.papers import alexnet, dilated_convolutions, resnet
+    from landmarks.papers import alexnet, convnext, dilated_convolutions, identity_mappings, resnet
 
-    models = [
+    return [
         ("alexnet: four-layer ConvNet", lambda: alexnet.SmallAlexNet(16), (128, 3, 32, 32)),
         (
             "resnet: CIFAR ResNet-56, 16 wide",
@@ -255,20 +255,17 @@ def _vision_models():  # type: ignore[no-untyped-def]
             (64, 1, 16, 16),
         ),
         (
+            "identity-mappings: pre-activation ResNet-110, 4 wide",
+            lambda: identity_mappings.VariantResNet(110, True, "identity", 4, 1),
+            (64, 1, 16, 16),
+        ),
+        (
             "dilated-convolutions: context module",
             lambda: dilated_convolutions.ContextModule(8),
             (16, 8, 64, 64),
         ),
+        ("convnext: toy ConvNeXt (ladder top)", lambda: convnext.ladder_model(5, 13), (128, 3, 32, 32)),
     ]
-    try:
-        from landmarks.papers import convnext
-
-        models.append(
-            ("convnext: toy ConvNeXt (ladder top)", lambda: convnext.ladder_model(5, 13), (128, 3, 32, 32))
-        )
-    except (ImportError, AttributeError):
-        pass
-    return models
 
 
 def bench_vision(repeats: int) -> list[Measurement]:

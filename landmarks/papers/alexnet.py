@@ -156,7 +156,8 @@ CARD = Card(
         "pixels of the procedural set stays near chance (``linear_probe_accuracy``; recorded in "
         "the results): the class is the shape of an object at any place, size, angle and colour, "
         "and every class has the same mean image. Convolutions run channels-last: a training "
-        "step took 34 ms against 52 ms contiguous (``landmarks bench vision``, 1 thread)."
+        "step of 128 images took 22.8 ms against 32.1 ms contiguous (1.40 times faster) and "
+        "inference 7.1 against 20.9 ms (``landmarks bench vision``, 2 threads)."
     ),
 )
 

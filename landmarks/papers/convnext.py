@@ -165,7 +165,9 @@ CARD = Card(
         "nor a BatchNorm or an activation in its stem, nor learning rates from 1e-3 to 8e-3 removed "
         "that plateau; the paper trains for 300 epochs, where a slow start costs nothing. Claim 1 "
         "is therefore reported as measured, and not reproduced at this scale; the parameter and "
-        "multiply-add counts of the full-size ConvNeXt-T (claims 2 and 3) are exact."
+        "multiply-add counts of the full-size ConvNeXt-T (claims 2 and 3) are exact. Memory layout: "
+        "channels-last, 1.44 times faster per training step than contiguous for the toy ConvNeXt "
+        "(49 against 71 ms for 128 images; ``landmarks bench vision``, 2 threads)."
     ),
 )
 

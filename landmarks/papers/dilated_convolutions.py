@@ -116,7 +116,9 @@ CARD = Card(
         "undilated stack's 15×15 receptive field and sees nothing but zeros; the results record "
         "how many pixels that is and the undilated stack's accuracy on them (it can only guess). "
         "Both stacks start as the identity, so both begin from the input scores and differ only "
-        "in how far a layer reaches."
+        "in how far a layer reaches. Memory layout: channels-last, 2.5 times faster per training "
+        "step than contiguous here (11.1 against 27.4 ms for 16 maps of 8×64×64; ``landmarks "
+        "bench vision``, 2 threads)."
     ),
 )
 
