@@ -1,0 +1,5 @@
+"""Code lengths and coding: description lengths in bits, with the code each stands for.
+
+- ``arithmetic``: an arithmetic coder that turns any next-symbol model into a compressor,
+  with a container format that refuses foreign, truncated and corrupt files.
+"""
