@@ -2,4 +2,5 @@
 
 - ``arithmetic``: an arithmetic coder that turns any next-symbol model into a compressor,
   with a container format that refuses foreign, truncated and corrupt files.
+- ``ncd``: normalized compression distance with zlib, bz2 and lzma, and distance matrices.
 """
