@@ -194,6 +194,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.dilated_convolutions",
     ),
     Paper(
+        id="kolmogorov-complexity",
+        title="Kolmogorov Complexity and Algorithmic Randomness",
+        authors="Alexander Shen, Vladimir A. Uspensky, Nikolai Vereshchagin",
+        year=2017,
+        url="https://bookstore.ams.org/surv-220",
+        track=3,
+        takeaway="Compressors bound K(x) from above: random strings do not compress, NCD clusters by source, and a good predictor is a good compressor.",
+        module="landmarks.papers.kolmogorov_complexity",
+    ),
+    Paper(
         id="coffee-automaton",
         title="Quantifying the Rise and Fall of Complexity in Closed Systems: The Coffee Automaton",
         authors="Scott Aaronson, Sean M. Carroll, Lauren Ouellette",

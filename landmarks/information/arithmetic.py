@@ -53,6 +53,7 @@ __all__ = [
     "decode",
     "decompress",
     "encode",
+    "encode_bits",
     "model_from_name",
     "quantize",
 ]
@@ -94,6 +95,11 @@ class NextSymbolModel(Protocol):
 
 def encode(symbols: Sequence[int], model: NextSymbolModel) -> bytes:
     """The bit stream for ``symbols`` under ``model`` (reset first), padded to whole bytes."""
+    return np.packbits(np.array(encode_bits(symbols, model), dtype=np.uint8)).tobytes()
+
+
+def encode_bits(symbols: Sequence[int], model: NextSymbolModel) -> list[int]:
+    """The code as a list of bits, before padding: its length is the code's exact length."""
     model.reset()
     bits: list[int] = []
     low, high, pending = 0, FULL - 1, 0
@@ -126,7 +132,7 @@ def encode(symbols: Sequence[int], model: NextSymbolModel) -> bytes:
         model.update(int(s))
     pending += 1  # two more bits pick a point inside the final interval
     emit(0 if low < QUARTER else 1)
-    return np.packbits(np.array(bits, dtype=np.uint8)).tobytes()
+    return bits
 
 
 def decode(data: bytes, count: int, model: NextSymbolModel) -> list[int]:

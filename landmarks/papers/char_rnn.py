@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from landmarks.data.shakespeare import SPEAKER_LINE, CharVocab, speaker_line_share
 from landmarks.data.text import batchify, encode_chars, text_split
-from landmarks.engine import Run, distributed, fit, warmup_cosine
+from landmarks.engine import History, Run, distributed, fit, warmup_cosine
 from landmarks.nn.decoding import sample_next
 from landmarks.nn.recurrent import LSTM, TruncatedBPTT, lstm_step, stream_cross_entropy
 from landmarks.registry import Card, ClaimSpec
@@ -286,27 +286,22 @@ PRESETS = {
 }
 
 
-def reproduce(cfg: Config, run: Run) -> None:
-    cfg.validate()
-    split = text_split(run.data_dir)
-    data = encode_chars(split)
-    vocab = data.vocab
+def train_char_lstm(
+    run: Run, train: Tensor, vocab_size: int, cfg: Config, val_probe: Tensor | None = None
+) -> tuple[CharRNN, History]:
+    """char-rnn's recipe: ``cfg.batch`` contiguous rows of the training ids read in windows of
+    ``cfg.seq_len`` with the state carried across windows (truncated BPTT), Adam with warm-up
+    and cosine decay, gradient clipping. Returns the model in eval mode and its history."""
     world = distributed.world_size()
     if cfg.batch % world:
         raise ValueError(f"batch {cfg.batch} must divide by the {world} processes")
-    rows = batchify(data.train, cfg.batch)  # (batch, n): contiguous rows of the training text
+    rows = batchify(train, cfg.batch)  # (batch, n): contiguous rows of the training text
     windows = (rows.shape[1] - 1) // cfg.seq_len
     if windows < 1:
         raise ValueError(f"the training text is too short for {cfg.batch} rows of {cfg.seq_len} characters")
-    val = data.val.to(run.device)
-    val_probe = val[: cfg.eval_chars + 1]
-    run.log(
-        f"{split.source}: {len(data.train):,} training characters, {len(val):,} held out; "
-        f"{len(vocab)} distinct characters"
-    )
 
     torch.manual_seed(run.seed)
-    model = CharRNN(len(vocab), cfg.hidden, cfg.layers).to(run.device)
+    model = CharRNN(vocab_size, cfg.hidden, cfg.layers).to(run.device)
     trainer = TruncatedBPTT(model, cfg.batch // world).to(run.device)
 
     def batch_fn(step: int) -> tuple[Tensor, Tensor, bool]:
@@ -333,9 +328,25 @@ def reproduce(cfg: Config, run: Run) -> None:
         loss_fn=loss_fn,
         scheduler=warmup_cosine(optimizer, cfg.warmup, cfg.steps, floor=0.1),
         clip_norm=cfg.clip_norm,
-        eval_fn=eval_fn,
-        eval_every=cfg.eval_every,
+        eval_fn=eval_fn if val_probe is not None else None,
+        eval_every=cfg.eval_every if val_probe is not None else 0,
     )
+    model.eval()
+    return model, history
+
+
+def reproduce(cfg: Config, run: Run) -> None:
+    cfg.validate()
+    split = text_split(run.data_dir)
+    data = encode_chars(split)
+    vocab = data.vocab
+    val = data.val.to(run.device)
+    val_probe = val[: cfg.eval_chars + 1]
+    run.log(
+        f"{split.source}: {len(data.train):,} training characters, {len(val):,} held out; "
+        f"{len(vocab)} distinct characters"
+    )
+    model, history = train_char_lstm(run, data.train, len(vocab), cfg, val_probe)
     model.eval()
     final = cfg.final_eval_chars or None
     val_loss = evaluate(model, val[:final])
