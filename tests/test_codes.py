@@ -79,3 +79,38 @@ def test_refined_codes_recover_a_markov_chains_order_and_ml_overfits():
     assert min(orders, key=lambda o: markov_code_length(x, o, k, "ml")) == 4
     with pytest.raises(ValueError, match="code must be one of"):
         markov_code_length(x, 1, k, "aic")
+
+
+def _poly(x: np.ndarray, degree: int) -> np.ndarray:
+    return np.vander(x, degree + 1, increasing=True)
+
+
+def test_gaussian_bayes_is_the_student_t_density():
+    from scipy.stats import multivariate_t
+
+    from landmarks.information.codes import gaussian_bayes_code_length
+
+    rng = np.random.default_rng(0)
+    x = _poly(rng.uniform(-1, 1, 12), 2)
+    y = x @ np.array([0.5, -1.0, 2.0]) + 0.3 * rng.standard_normal(12)
+    tau, a, b = 3.0, 2.0, 0.5
+    shape = (b / a) * (np.eye(12) + tau**2 * x @ x.T)
+    expected = -multivariate_t(loc=np.zeros(12), shape=shape, df=2 * a).logpdf(y) / math.log(2)
+    assert gaussian_bayes_code_length(y, x, tau, a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_gaussian_codes_pick_the_true_degree_and_ml_the_largest():
+    from landmarks.information.codes import (
+        gaussian_bayes_code_length,
+        gaussian_ml_code_length,
+        gaussian_two_part_code_length,
+    )
+
+    rng = np.random.default_rng(1)
+    t = rng.uniform(-1, 1, 60)
+    y = 1 - 2 * t + 3 * t**3 + 0.3 * rng.standard_normal(60)  # degree 3
+    degrees = range(9)
+    ml = [gaussian_ml_code_length(y, _poly(t, d)) for d in degrees]
+    assert int(np.argmin(ml)) == 8 and all(np.diff(ml) <= 1e-9)  # more parameters never cost ML
+    for code in (gaussian_bayes_code_length, gaussian_two_part_code_length):
+        assert int(np.argmin([code(y, _poly(t, d)) for d in degrees])) == 3
