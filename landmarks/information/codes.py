@@ -85,10 +85,14 @@ def multinomial_complexity(n: int, k: int) -> float:
         raise ValueError(f"need n >= 0 and K >= 1, got n={n}, K={k}")
     if n == 0 or k == 1:
         return 0.0
+    from scipy.special import gammaln
+
     h = np.arange(n + 1, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_terms = (
-            np.array([math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) for x in h])
+            gammaln(n + 1)
+            - gammaln(h + 1)
+            - gammaln(n - h + 1)  # log (n choose h)
             + np.where(h > 0, h * np.log(h / n), 0.0)
             + np.where(h < n, (n - h) * np.log((n - h) / n), 0.0)
         )

@@ -551,13 +551,8 @@ class InvertedBottleneck(nn.Module):
         self.downsample = downsample
         self.residual = residual
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))  # (B, 4d, H, W)
-        out = self.relu(self.bn2(self.conv2(out)))  # (B, 4d, H/s, W/s)
-        out = self.bn3(self.conv3(out))  # (B, d, H/s, W/s)
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+    # conv-BN-ReLU, conv-BN-ReLU, conv-BN, + shortcut, ReLU: the ResNet bottleneck's own forward
+    forward = Bottleneck.forward
 
 
 class LargeKernelBlock(nn.Module):
@@ -588,13 +583,7 @@ class LargeKernelBlock(nn.Module):
         self.downsample = downsample
         self.residual = residual
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))  # (B, c_in, H/s, W/s): depthwise k×k
-        out = self.relu(self.bn2(self.conv2(out)))  # (B, 4d, H/s, W/s)
-        out = self.bn3(self.conv3(out))  # (B, d, H/s, W/s)
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+    forward = Bottleneck.forward  # the same order of conv, BN, ReLU and shortcut
 
 
 def _bn_ladder_net(
