@@ -194,6 +194,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.dilated_convolutions",
     ),
     Paper(
+        id="mdl-principle",
+        title="A Tutorial Introduction to the Minimum Description Length Principle",
+        authors="Peter Grünwald",
+        year=2004,
+        url="https://arxiv.org/abs/math/0406077",
+        track=3,
+        takeaway="Pick the model that compresses the data most, parameters included: MDL finds a polynomial's degree and a Markov chain's order where maximum likelihood overfits.",
+        module="landmarks.papers.mdl_principle",
+    ),
+    Paper(
         id="kolmogorov-complexity",
         title="Kolmogorov Complexity and Algorithmic Randomness",
         authors="Alexander Shen, Vladimir A. Uspensky, Nikolai Vereshchagin",
