@@ -194,6 +194,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.dilated_convolutions",
     ),
     Paper(
+        id="mdl-noisy-weights",
+        title="Keeping Neural Networks Simple by Minimizing the Description Length of the Weights",
+        authors="Geoffrey E. Hinton, Drew van Camp",
+        year=1993,
+        url="https://www.cs.toronto.edu/~hinton/absps/colt93.html",
+        track=3,
+        takeaway="Gaussian noise on every weight, sized to minimize the bits for the weights plus the misfits, keeps a net simple enough to generalize from a few cases.",
+        module="landmarks.papers.mdl_noisy_weights",
+    ),
+    Paper(
         id="mdl-principle",
         title="A Tutorial Introduction to the Minimum Description Length Principle",
         authors="Peter Grünwald",
