@@ -134,6 +134,26 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.order_matters",
     ),
     Paper(
+        id="ntm",
+        title="Neural Turing Machines",
+        authors="Alex Graves, Greg Wayne, Ivo Danihelka",
+        year=2014,
+        url="https://arxiv.org/abs/1410.5401",
+        track=1,
+        takeaway="A controller with a memory it reads and writes by soft attention learns to copy, and keeps copying past the lengths it was trained on.",
+        module="landmarks.papers.ntm",
+    ),
+    Paper(
+        id="mpnn",
+        title="Neural Message Passing for Quantum Chemistry",
+        authors="Justin Gilmer, Samuel S. Schoenholz, Patrick F. Riley, Oriol Vinyals, George E. Dahl",
+        year=2017,
+        url="https://arxiv.org/abs/1704.01212",
+        track=1,
+        takeaway="Atoms pass messages along bonds, update their states and a set2set readout predicts the molecule's properties: one framework for graph networks.",
+        module="landmarks.papers.mpnn",
+    ),
+    Paper(
         id="cs231n",
         title="CS231n: Convolutional Neural Networks for Visual Recognition",
         authors="Andrej Karpathy, Fei-Fei Li, Justin Johnson",
@@ -232,6 +252,16 @@ PAPERS: list[Paper] = [
         track=3,
         takeaway="Entropy rises monotonically while apparent complexity rises and then falls as coffee and cream mix.",
         module="landmarks.papers.coffee_automaton",
+    ),
+    Paper(
+        id="universal-intelligence",
+        title="Machine Super Intelligence",
+        authors="Shane Legg",
+        year=2008,
+        url="https://www.vetta.org/documents/Machine_Super_Intelligence.pdf",
+        track=3,
+        takeaway="Intelligence as expected reward over all computable environments weighted by simplicity, 2^-K: a Bayes-mixture agent (a small AIXI) outscores learning and random agents.",
+        module="landmarks.papers.universal_intelligence",
     ),
 ]
 

@@ -141,6 +141,26 @@ def test_extra_numbers_of_the_loss_are_kept_per_step(tmp_path: Path) -> None:
     assert type(hist).from_dict(hist.to_dict()) == hist
 
 
+def test_stop_when_ends_training_at_the_evaluation_that_satisfies_it(tmp_path: Path) -> None:
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    run = _run(tmp_path)
+    hist = fit(
+        run,
+        "m",
+        model,
+        opt,
+        steps=100,
+        batch_fn=lambda s: torch.ones(4, 2),
+        loss_fn=lambda m, x: (m(x) ** 2).mean(),
+        eval_fn=lambda m: {"zero": 0.0},
+        eval_every=5,
+        stop_when=lambda e: e["step"] >= 15,
+    )
+    assert hist.step[-1] == 15 and [e["step"] for e in hist.evals] == [5, 10, 15]
+    assert load_checkpoint(run.checkpoint_path("m"))["done"]
+
+
 def test_corrupt_checkpoint_gives_a_user_error(tmp_path: Path) -> None:
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")

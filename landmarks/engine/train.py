@@ -83,12 +83,16 @@ def fit(
     eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
     eval_every: int = 0,
     checkpoint_seconds: float = 30.0,
+    stop_when: Callable[[dict[str, float]], bool] | None = None,
 ) -> History:
     """Train ``model`` for ``steps`` steps and return its history.
 
     ``batch_fn(step)`` returns the *global* batch for that step (tensors or tuples/dicts of
     tensors, already on the device); under torchrun each process keeps its own slice.
     ``loss_fn(model, batch)`` returns the mean loss, or ``(loss, extra_numbers)``.
+    ``stop_when(evaluation)``, if given, ends training early when it returns True for the
+    numbers ``eval_fn`` just returned (a task solved on held-out data, say); ``steps`` is then
+    the most the model trains.
     """
     path = run.checkpoint_path(name)
     fingerprint = run.config_fingerprint()
@@ -174,6 +178,8 @@ def fit(
                 evaluated = time.perf_counter()
                 history.evals.append({"step": step, "seconds": trained, **_evaluate(model, eval_fn)})
                 history.eval_seconds += time.perf_counter() - evaluated
+                if stop_when is not None and stop_when(history.evals[-1]):
+                    break
             history.seconds = time.perf_counter() - began
             if step < steps and time.perf_counter() - last_save > checkpoint_seconds:
                 checkpoint(step, done=False)

@@ -1,0 +1,85 @@
+"""mpnn: parity with torch_geometric, invariances, a quick run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from landmarks.cli import main
+from landmarks.data.molecules import batch_molecules, generate_molecules
+from landmarks.papers import mpnn
+
+
+def _batch(count: int = 4, seed: int = 0):
+    return batch_molecules(
+        generate_molecules(np.random.default_rng(seed), count, 5, 12), ("gap", "pi_energy")
+    )
+
+
+def test_edge_network_step_equals_torch_geometric_nnconv():
+    pyg = pytest.importorskip("torch_geometric.nn")
+    torch.manual_seed(0)
+    g = _batch()
+    step = mpnn.EdgeNetwork(g.edge_attr.shape[1], 6)
+    conv = pyg.NNConv(6, 6, step.nn, aggr="add", root_weight=False, bias=False)  # the same edge MLP
+    h = torch.randn(g.x.shape[0], 6)
+    ours = step(h, g.edge_index, step.matrices(g.edge_attr))  # two bond kinds: the per-kind path
+    assert torch.allclose(ours, conv(h, g.edge_index, g.edge_attr), atol=1e-5)
+    distances = torch.rand(g.edge_attr.shape)  # continuous features: the per-edge path
+    ours = step(h, g.edge_index, step.matrices(distances))
+    assert torch.allclose(ours, conv(h, g.edge_index, distances), atol=1e-5)
+
+
+def test_set2set_readout_equals_torch_geometric():
+    aggr = pytest.importorskip("torch_geometric.nn.aggr")
+    torch.manual_seed(0)
+    g = _batch()
+    h = torch.randn(g.x.shape[0], 5)
+    model = mpnn.MPNN(2, 5, passes=0, readout="set2set", readout_steps=3)
+    reference = aggr.Set2Set(5, processing_steps=3)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(reference.lstm, f"{name}_l0").copy_(getattr(model.set2set.lstm, name))
+    padded, valid = mpnn.pad_by_graph(h, g.batch, g.graphs)
+    ours, _ = model.set2set(padded, valid)
+    assert torch.allclose(ours, reference(h, g.batch), atol=1e-5)
+
+
+def test_predictions_do_not_depend_on_atom_order():
+    torch.manual_seed(0)
+    g = _batch(count=1)
+    model = mpnn.MPNN(2, 8, passes=3)
+    perm = torch.randperm(g.x.shape[0])
+    inverse = torch.argsort(perm)
+    shuffled = mpnn.GraphBatch(g.x[perm], inverse[g.edge_index], g.edge_attr, g.batch[perm], g.y, g.graphs)
+    assert torch.allclose(model(g), model(shuffled), atol=1e-5)
+
+
+def test_graphs_in_a_batch_do_not_interact():
+    torch.manual_seed(0)
+    molecules = generate_molecules(np.random.default_rng(3), 3, 5, 12)
+    model = mpnn.MPNN(2, 8, passes=3)
+    together = model(batch_molecules(molecules, ("gap", "pi_energy")))
+    alone = torch.cat([model(batch_molecules([m], ("gap", "pi_energy"))) for m in molecules])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_quick_run_writes_result(tmp_path: Path):
+    from landmarks.runner import run_paper
+
+    result = run_paper("mpnn", out=tmp_path, quick=True, show_progress=False)
+    saved = json.loads((tmp_path / "mpnn" / "result.json").read_text())
+    assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
+    assert (tmp_path / "mpnn" / "mpnn.png").exists()
+
+
+def test_bad_settings_exit_2(capsys, tmp_path: Path):
+    assert main(["run", "mpnn", "--quick", "--set", "max_degree=4"]) == 2
+    assert "at most 3" in capsys.readouterr().err
+    (tmp_path / "bad.sdf").write_text("title\n\n\n  x  1\n")
+    assert main(["run", "mpnn", "--quick", "--set", f"data_dir={tmp_path}"]) == 2
+    assert "line 4" in capsys.readouterr().err
