@@ -393,51 +393,50 @@ def _plot(
     fit_ax.set_xlabel("x")
     fit_ax.legend(fontsize=8)
     fit_ax.set_title("a trial and the least-squares fits picked")
-    degrees = np.arange(cfg.max_degree + 1)
-    for name, values in example.items():
-        style = "o--" if name == "two-part" else "o-"
-        curve_ax.plot(degrees, values - values.min(), style, ms=3, label=name)
-    curve_ax.axvline(cfg.true_degree, color="grey", lw=0.8)
-    curve_ax.set_yscale("symlog", linthresh=1)
-    curve_ax.set_ylim(bottom=0)
-    curve_ax.set_xlabel("polynomial degree")
-    curve_ax.set_ylabel("bits above the criterion's minimum")
-    curve_ax.set_title("code length per degree (trial 1)")
-    curve_ax.legend(fontsize=8)
-    width = 0.8 / len(picks)
-    for i, (name, p) in enumerate(picks.items()):
-        share = np.bincount(p, minlength=cfg.max_degree + 1) / len(p)
-        pick_ax.bar(degrees + (i + 0.5) * width - 0.4, share, width, label=name)
-    pick_ax.set_xlabel("degree picked")
-    pick_ax.set_ylabel(f"share of {len(next(iter(picks.values())))} trials")
-    pick_ax.set_title(f"degrees picked (true: {cfg.true_degree})")
-    pick_ax.legend(fontsize=8)
+    _curves_and_picks(curve_ax, pick_ax, example, picks, cfg.true_degree, "polynomial degree", "degree")
     _sweep(sweep_ax, degree_by_points, "points", cfg.points)
     run.save_figure(
         fig, "polynomial", "Polynomial regression: a fit, code lengths per degree, degrees picked"
     )
 
     fig, (curve_ax, pick_ax, sweep_ax) = plt.subplots(1, 3, figsize=(15, 4.2))
-    orders = np.arange(cfg.max_order + 1)
-    for name, values in markov_example.items():
-        curve_ax.plot(orders, values - values.min(), "o-", ms=3, label=name)
-    curve_ax.axvline(cfg.markov_order, color="grey", lw=0.8)
-    curve_ax.set_yscale("symlog", linthresh=1)
-    curve_ax.set_ylim(bottom=0)
-    curve_ax.set_xlabel("Markov order")
-    curve_ax.set_ylabel("bits above the code's minimum")
-    curve_ax.set_title("code length per order (trial 1)")
-    curve_ax.legend(fontsize=8)
-    width = 0.8 / len(order_picks)
-    for i, (name, p) in enumerate(order_picks.items()):
-        share = np.bincount(p, minlength=cfg.max_order + 1) / len(p)
-        pick_ax.bar(orders + (i + 0.5) * width - 0.4, share, width, label=name)
-    pick_ax.set_xlabel("order picked")
-    pick_ax.set_ylabel(f"share of {len(next(iter(order_picks.values())))} trials")
-    pick_ax.set_title(f"orders picked (true: {cfg.markov_order})")
-    pick_ax.legend(fontsize=8)
+    _curves_and_picks(
+        curve_ax, pick_ax, markov_example, order_picks, cfg.markov_order, "Markov order", "order"
+    )
     _sweep(sweep_ax, order_by_length, "sequence length", cfg.markov_length)
     run.save_figure(fig, "markov", "Markov chains: code length per order and the orders each code picks")
+
+
+def _curves_and_picks(
+    curve_ax: Any,
+    pick_ax: Any,
+    example: dict[str, np.ndarray],
+    picks: dict[str, np.ndarray],
+    true: int,
+    xlabel: str,
+    what: str,
+) -> None:
+    """Left: each criterion's code length per model (one trial), above its minimum. Right: the
+    share of trials in which each criterion picked each model."""
+    models = np.arange(len(next(iter(example.values()))))
+    for name, values in example.items():
+        style = "o--" if name == "two-part" else "o-"  # the two-part code ranks models as BIC does
+        curve_ax.plot(models, values - values.min(), style, ms=3, label=name)
+    curve_ax.axvline(true, color="grey", lw=0.8)
+    curve_ax.set_yscale("symlog", linthresh=1)
+    curve_ax.set_ylim(bottom=0)
+    curve_ax.set_xlabel(xlabel)
+    curve_ax.set_ylabel("bits above the criterion's minimum")
+    curve_ax.set_title(f"code length per {what} (trial 1)")
+    curve_ax.legend(fontsize=8)
+    width = 0.8 / len(picks)
+    for i, (name, p) in enumerate(picks.items()):
+        share = np.bincount(p, minlength=len(models)) / len(p)
+        pick_ax.bar(models + (i + 0.5) * width - 0.4, share, width, label=name)
+    pick_ax.set_xlabel(f"{what} picked")
+    pick_ax.set_ylabel(f"share of {len(next(iter(picks.values())))} trials")
+    pick_ax.set_title(f"{what}s picked (true: {true})")
+    pick_ax.legend(fontsize=8)
 
 
 def _sweep(ax: Any, shares: dict[int, dict[str, float]], xlabel: str, default: int) -> None:
