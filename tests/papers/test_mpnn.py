@@ -83,3 +83,23 @@ def test_bad_settings_exit_2(capsys, tmp_path: Path):
     (tmp_path / "bad.sdf").write_text("title\n\n\n  x  1\n")
     assert main(["run", "mpnn", "--quick", "--set", f"data_dir={tmp_path}"]) == 2
     assert "line 4" in capsys.readouterr().err
+
+
+def test_master_node_keeps_the_invariances_and_reaches_across_the_molecule():
+    torch.manual_seed(0)
+    molecules = generate_molecules(np.random.default_rng(4), 3, 8, 14)
+    model = mpnn.MPNN(2, 8, passes=2, master_node=True)
+    together = model(batch_molecules(molecules, ("gap", "pi_energy")))
+    alone = torch.cat([model(batch_molecules([m], ("gap", "pi_energy"))) for m in molecules])
+    assert torch.allclose(together, alone, atol=1e-5)
+    g = batch_molecules(molecules[:1], ("gap", "pi_energy"))
+    perm = torch.randperm(g.x.shape[0])
+    shuffled = mpnn.GraphBatch(
+        g.x[perm], torch.argsort(perm)[g.edge_index], g.edge_attr, g.batch[perm], g.y, 1
+    )
+    assert torch.allclose(model(g), model(shuffled), atol=1e-5)
+    # With the master node, two passes carry an atom's state to every other atom, however far.
+    h = torch.zeros(g.x.shape[0], 8)
+    h0, edges, attr = model._with_master_nodes(g, h)
+    assert h0.shape[0] == g.x.shape[0] + 1 and edges.shape[1] == g.edge_index.shape[1] + 2 * g.x.shape[0]
+    assert attr[-1, -1] == 1 and attr[0, -1] == 0
