@@ -46,6 +46,7 @@ __all__ = [
     "CARD",
     "CRITERIA",
     "MARKOV_CODES",
+    "MARKOV_CRITERIA",
     "PRESETS",
     "Config",
     "markov_criteria",
@@ -195,6 +196,7 @@ PRESETS = {
 
 CRITERIA = ("ML", "AIC", "BIC", "two-part", "Bayes mixture")
 MARKOV_CODES = {"ML": "ml", "two-part": "two-part", "Bayes mixture": "bayes", "NML": "nml"}
+MARKOV_CRITERIA = ("ML", "AIC", "BIC", "two-part", "Bayes mixture", "NML")
 
 
 # ---- 1. polynomial regression --------------------------------------------------------------------
@@ -260,11 +262,21 @@ def sample_markov_chains(
 
 
 def markov_criteria(sequence: np.ndarray, max_order: int, alphabet: int) -> dict[str, np.ndarray]:
-    """Bits for the sequence under each order 0 … max_order, per code (ML, two-part, Bayes
-    mixture with the Krichevsky–Trofimov prior, NML)."""
-    return {
-        name: np.array([markov_code_length(sequence, o, alphabet, code) for o in range(max_order + 1)])
+    """Bits for the sequence under each order 0 … max_order, per criterion: ML, AIC and BIC (as
+    code lengths, like ``polynomial_criteria``; an order-k chain has K^k·(K − 1) free parameters)
+    and the two-part, Bayes-mixture (Krichevsky–Trofimov) and NML codes."""
+    orders = range(max_order + 1)
+    codes = {
+        name: np.array([markov_code_length(sequence, o, alphabet, code) for o in orders])
         for name, code in MARKOV_CODES.items()
+    }
+    k = np.array([alphabet**o * (alphabet - 1) for o in orders])
+    ml = codes["ML"]
+    return {
+        "ML": ml,
+        "AIC": ml + k / math.log(2),  # (2k − 2 ln L) / 2 nats
+        "BIC": ml + k / 2 * math.log2(len(sequence)),
+        **{name: v for name, v in codes.items() if name != "ML"},
     }
 
 
@@ -297,7 +309,10 @@ def markov_trials(
     chains, _ = sample_markov_chains(
         rng, cfg.markov_trials, length, cfg.markov_order, cfg.alphabet, cfg.concentration
     )
-    picks = {name: np.zeros(cfg.markov_trials, dtype=np.int64) for name in MARKOV_CODES}
+    picks = {
+        name: np.zeros(cfg.markov_trials, dtype=np.int64)
+        for name in ("ML", "AIC", "BIC", *list(MARKOV_CODES)[1:])
+    }
     for t in range(cfg.markov_trials):
         lengths = markov_criteria(chains[t], cfg.max_order, cfg.alphabet)
         for name, values in lengths.items():
@@ -420,7 +435,9 @@ def _curves_and_picks(
     share of trials in which each criterion picked each model."""
     models = np.arange(len(next(iter(example.values()))))
     for name, values in example.items():
-        style = "o--" if name == "two-part" else "o-"  # the two-part code ranks models as BIC does
+        style = (
+            "o--" if name == "two-part" else "o-"
+        )  # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
         curve_ax.plot(models, values - values.min(), style, ms=3, label=name)
     curve_ax.axvline(true, color="grey", lw=0.8)
     curve_ax.set_yscale("symlog", linthresh=1)
@@ -442,7 +459,9 @@ def _curves_and_picks(
 def _sweep(ax: Any, shares: dict[int, dict[str, float]], xlabel: str, default: int) -> None:
     sizes = sorted(shares)
     for name in next(iter(shares.values())):
-        style = "o--" if name == "two-part" else "o-"  # the two-part code ranks models as BIC does
+        style = (
+            "o--" if name == "two-part" else "o-"
+        )  # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
         ax.plot(sizes, [shares[n][name] for n in sizes], style, ms=3, label=name)
     ax.axvline(default, color="grey", lw=0.8)
     ax.set_xscale("log")

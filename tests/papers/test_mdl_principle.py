@@ -53,6 +53,9 @@ def test_order_zero_chain_is_iid_and_the_codes_say_so():
     seq, _ = mdl.sample_markov_chains(np.random.default_rng(4), 1, 3000, 0, 3, 1.0)
     bits = mdl.markov_criteria(seq[0], 3, 3)
     assert int(np.argmin(bits["NML"])) == 0 and int(np.argmin(bits["Bayes mixture"])) == 0
+    assert tuple(bits) == mdl.MARKOV_CRITERIA and int(np.argmin(bits["BIC"])) == 0
+    k = np.array([2, 6, 18, 54])  # K^order · (K − 1) free parameters, K = 3
+    assert np.allclose(bits["AIC"] - bits["ML"], k / np.log(2))
     assert int(np.argmin(bits["ML"])) > 0
 
 
