@@ -435,9 +435,8 @@ def _curves_and_picks(
     share of trials in which each criterion picked each model."""
     models = np.arange(len(next(iter(example.values()))))
     for name, values in example.items():
-        style = (
-            "o--" if name == "two-part" else "o-"
-        )  # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
+        # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
+        style = "o--" if name == "two-part" else "o-"
         curve_ax.plot(models, values - values.min(), style, ms=3, label=name)
     curve_ax.axvline(true, color="grey", lw=0.8)
     curve_ax.set_yscale("symlog", linthresh=1)
@@ -459,9 +458,8 @@ def _curves_and_picks(
 def _sweep(ax: Any, shares: dict[int, dict[str, float]], xlabel: str, default: int) -> None:
     sizes = sorted(shares)
     for name in next(iter(shares.values())):
-        style = (
-            "o--" if name == "two-part" else "o-"
-        )  # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
+        # dashed: the two-part code, whose penalty is BIC's (per context for the chains)
+        style = "o--" if name == "two-part" else "o-"
         ax.plot(sizes, [shares[n][name] for n in sizes], style, ms=3, label=name)
     ax.axvline(default, color="grey", lw=0.8)
     ax.set_xscale("log")
