@@ -144,6 +144,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.ntm",
     ),
     Paper(
+        id="relational-rnn",
+        title="Relational Recurrent Neural Networks",
+        authors="Adam Santoro, Ryan Faulkner, David Raposo, Jack Rae, Mike Chrzanowski, Théophane Weber, Daan Wierstra, Oriol Vinyals, Razvan Pascanu, Timothy Lillicrap",
+        year=2018,
+        url="https://arxiv.org/abs/1806.01822",
+        track=1,
+        takeaway="Memory slots that attend to each other at every step can compare what they store: the N-th farthest vector, out of an LSTM's reach.",
+        module="landmarks.papers.relational_rnn",
+    ),
+    Paper(
         id="mpnn",
         title="Neural Message Passing for Quantum Chemistry",
         authors="Justin Gilmer, Samuel S. Schoenholz, Patrick F. Riley, Oriol Vinyals, George E. Dahl",
@@ -152,6 +162,16 @@ PAPERS: list[Paper] = [
         track=1,
         takeaway="Atoms pass messages along bonds, update their states and a set2set readout predicts the molecule's properties: one framework for graph networks.",
         module="landmarks.papers.mpnn",
+    ),
+    Paper(
+        id="relation-networks",
+        title="A Simple Neural Network Module for Relational Reasoning",
+        authors="Adam Santoro, David Raposo, David G. T. Barrett, Mateusz Malinowski, Razvan Pascanu, Peter Battaglia, Timothy Lillicrap",
+        year=2017,
+        url="https://arxiv.org/abs/1706.01427",
+        track=1,
+        takeaway="One MLP applied to every pair of objects and summed: relations built in, so questions about how objects relate become easy where a CNN + MLP fails.",
+        module="landmarks.papers.relation_networks",
     ),
     Paper(
         id="cs231n",

@@ -10,4 +10,7 @@
 - ``decoding``: greedy, temperature, top-k and top-p sampling, and beam search with length
   normalization, over any step function.
 - ``pointer``: pointer attention over input positions, the pointer decoder and Set2Set.
+- ``memory``: the Neural Turing Machine's addressing, reads and erase-and-add writes, batched.
+- ``relational_memory``: the Relational Memory Core, slots attending over memory and input,
+  with LSTM-style gates.
 """
