@@ -13,4 +13,6 @@
 - ``memory``: the Neural Turing Machine's addressing, reads and erase-and-add writes, batched.
 - ``relational_memory``: the Relational Memory Core, slots attending over memory and input,
   with LSTM-style gates.
+- ``ctc``: the CTC loss by the log-space forward-backward recursion with its gradient, equal
+  to ``F.ctc_loss``; greedy and prefix beam-search decoding.
 """
