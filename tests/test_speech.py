@@ -121,22 +121,22 @@ def test_wav_folder_round_trip(tmp_path: Path):
     assert np.abs(waves[0] - x).max() < 1e-4
 
 
+def _raw_wav(path: Path, width: int, channels: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(8000)
+        w.writeframes(bytes(100 * width * channels))
+
+
 def test_wav_folder_refuses_what_it_cannot_read(tmp_path: Path):
     with pytest.raises(DataFormatError, match=r"transcripts.txt: not found"):
         load_wav_folder(tmp_path)
-    with wave.open(str(tmp_path / "eight.wav"), "wb") as w:  # 8-bit
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(8000)
-        w.writeframes(bytes(100))
+    _raw_wav(tmp_path / "eight.wav", width=1, channels=1)
     with pytest.raises(DataFormatError, match=r"eight.wav: 8-bit"):
         load_wav_folder(_folder(tmp_path, "eight.wav\thi\n"))
     (tmp_path / "eight.wav").unlink()
-    with wave.open(str(tmp_path / "stereo.wav"), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(bytes(400))
+    _raw_wav(tmp_path / "stereo.wav", width=2, channels=2)
     with pytest.raises(DataFormatError, match=r"stereo.wav: 16-bit, 2 channel"):
         load_wav_folder(_folder(tmp_path, "stereo.wav\thi\n"))
     (tmp_path / "stereo.wav").unlink()
