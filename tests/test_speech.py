@@ -154,3 +154,12 @@ def test_wav_folder_refuses_what_it_cannot_read(tmp_path: Path):
     (tmp_path / "c.wav").write_bytes(b"not a wav")
     with pytest.raises(DataFormatError, match=r"c.wav: not a PCM WAV"):
         load_wav_folder(_folder(tmp_path, "a.wav\thi\nb.wav\tho\nc.wav\tx\n"))
+
+
+def test_jitter_varies_each_sound_between_utterances():
+    rng = np.random.default_rng(0)
+    plain = [len(synthesize("seven", VOICE, rng)) for _ in range(30)]
+    varied = [len(synthesize("seven", VOICE, rng, jitter=0.25)) for _ in range(30)]
+    assert np.std(varied) > 2 * np.std(plain)
+    assert len(random_speakers(rng, 3, noise=(0.2, 0.4))) == 3
+    assert all(0.2 <= s.noise <= 0.4 for s in random_speakers(rng, 10, noise=(0.2, 0.4)))

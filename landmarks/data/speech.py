@@ -144,14 +144,17 @@ class Speaker:
     noise: float  # background noise, relative to the speech's loudness
 
 
-def random_speakers(rng: np.random.Generator, n: int) -> list[Speaker]:
-    """Speakers with pitch 90-240 Hz, formants scaled by 0.88-1.15, rate 0.8-1.25, noise 1-5 %."""
+def random_speakers(
+    rng: np.random.Generator, n: int, noise: tuple[float, float] = (0.01, 0.05)
+) -> list[Speaker]:
+    """Speakers with pitch 90-240 Hz, formants scaled by 0.88-1.15, rate 0.8-1.25, and noise
+    drawn from ``noise`` (relative to the speech's peak)."""
     return [
         Speaker(
             pitch=float(rng.uniform(90, 240)),
             tract=float(rng.uniform(0.88, 1.15)),
             rate=float(rng.uniform(0.8, 1.25)),
-            noise=float(rng.uniform(0.01, 0.05)),
+            noise=float(rng.uniform(*noise)),
         )
         for _ in range(n)
     ]
@@ -172,8 +175,12 @@ def decode_text(symbols: list[int]) -> str:
 # ---- drawing sounds --------------------------------------------------------------------------------
 
 
-def _voiced(n: int, speaker: Speaker, formants: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
-    """Harmonics of f0 (with 2 % vibrato) weighted by a resonance at each formant."""
+def _voiced(
+    n: int, speaker: Speaker, formants: tuple[float, ...], rng: np.random.Generator, jitter: float = 0.0
+) -> np.ndarray:
+    """Harmonics of f0 (with 2 % vibrato) weighted by a resonance at each formant, each formant
+    moved by up to ± ``jitter`` (a fraction) this time."""
+    formants = tuple(f * rng.uniform(1 - jitter, 1 + jitter) for f in formants) if jitter else formants
     t = np.arange(n) / SAMPLE_RATE
     f0 = speaker.pitch * (1 + 0.02 * np.sin(2 * np.pi * rng.uniform(3, 6) * t))
     phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE  # (n,)
@@ -206,37 +213,41 @@ def _fade(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _letter(c: str, speaker: Speaker, rng: np.random.Generator) -> np.ndarray:
+def _letter(c: str, speaker: Speaker, rng: np.random.Generator, jitter: float = 0.0) -> np.ndarray:
     def samples(ms: float) -> int:
-        return int(ms / 1000 * SAMPLE_RATE / speaker.rate * rng.uniform(0.85, 1.15))
+        spread = 0.15 + 2 * jitter
+        return int(ms / 1000 * SAMPLE_RATE / speaker.rate * rng.uniform(1 - spread, 1 + spread))
 
     if c == " ":
         return np.zeros(samples(70))
     if c in _VOICED:
         gain = 1.0 if c in "aeiouy" else 0.6
-        return gain * _fade(_voiced(samples(110 if c in "aeiouy" else 80), speaker, _VOICED[c], rng))
+        return gain * _fade(_voiced(samples(110 if c in "aeiouy" else 80), speaker, _VOICED[c], rng, jitter))
     if c in _FRICATIVES:
         band, voiced = _FRICATIVES[c]
         n = samples(90)
         sound = 0.5 * _noise(n, band, speaker, rng)
         if voiced:
-            sound = sound + 0.4 * _voiced(n, speaker, (250, 1200, 2400), rng)
+            sound = sound + 0.4 * _voiced(n, speaker, (250, 1200, 2400), rng, jitter)
         return _fade(sound)
     band, after = _STOPS[c]
     closure = np.zeros(samples(30))
     burst = 0.8 * _fade(_noise(samples(25), band, speaker, rng))
     parts = [closure, burst]
     if after is not None:
-        parts.append(0.5 * _fade(_voiced(samples(40), speaker, after, rng)))
+        parts.append(0.5 * _fade(_voiced(samples(40), speaker, after, rng, jitter)))
     return np.concatenate(parts)
 
 
-def synthesize(text: str, speaker: Speaker, rng: np.random.Generator) -> np.ndarray:
+def synthesize(text: str, speaker: Speaker, rng: np.random.Generator, jitter: float = 0.0) -> np.ndarray:
     """The waveform (float32 in [−1, 1], 8 kHz) of ``text`` spoken letter by letter by
-    ``speaker``, with a little silence around it and the speaker's background noise."""
+    ``speaker``, with a little silence around it and the speaker's background noise.
+    ``jitter`` > 0 makes every sound vary from one utterance to the next: its formants move by
+    up to ± jitter and its duration by up to ± (0.15 + 2 · jitter), as a speaker never says a
+    sound the same way twice."""
     encode_text(text)  # refuses unknown characters
     pad = np.zeros(int(0.05 * SAMPLE_RATE))
-    speech = np.concatenate([pad, *[_letter(c, speaker, rng) for c in text], pad])
+    speech = np.concatenate([pad, *[_letter(c, speaker, rng, jitter) for c in text], pad])
     speech = speech + speaker.noise * rng.standard_normal(len(speech))
     return (0.9 * speech / (np.abs(speech).max() + 1e-9)).astype(np.float32)
 
