@@ -71,8 +71,8 @@ CARD = Card(
         "4 vectors of 4 numbers, the size of the authors' released example (paper: 8 of 16); "
         "chance is 25 %, and 50 % needs no comparison at all: answering the reference's own "
         "label when asked for it (n = 4) and guessing among the other three otherwise",
-        "4 slots of 64 numbers and 4 heads (the released example: 4 slots of 2,048 with 4 "
-        "attention blocks); the readout MLP 2 layers of 128 (paper: 4 of 256)",
+        "4 slots of 64 numbers and 4 heads (the released example: 4 slots, 4 heads of 2,048 "
+        "numbers each, 4 attention blocks); the readout MLP 2 layers of 128 (paper: 4 of 256)",
         "batches of 128 for 8,000 Adam steps at 10⁻³ (the released example: batches of 1,600 "
         "for up to 10⁶ steps at 10⁻⁴)",
     ],
