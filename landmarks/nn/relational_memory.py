@@ -32,7 +32,8 @@ class RelationalMemory(nn.Module):
 
     ``forward`` returns the memory after every step, flattened, (B, T, slots · width), and the
     final memory (B, slots, width). ``gate_style`` is "unit" (a gate per number, the paper's
-    default), "memory" (one per slot) or None (no gating: M_t = M̂).
+    default), "memory" (one per slot) or None (no gating: M_t = M̂). With ``blocks`` > 1 the
+    attention and MLP step is repeated with the same weights, over the same embedded input.
     """
 
     def __init__(

@@ -217,8 +217,14 @@ class RelationNetwork(nn.Module):
         relations = self.g_rest(self.pair_inputs(objects, question))  # g for every pair  (B, n, n, g)
         return self.f(relations.sum((1, 2)))  # f(Σ_ij g)
 
+    answer = relate  # what the model makes of what it sees, for one question
+
+    def see(self, images: Tensor) -> Tensor:
+        """The objects (B, n, C + 2), computed once per image however many questions follow."""
+        return object_features(self.cnn(images))
+
     def forward(self, images: Tensor, question: Tensor) -> Tensor:
-        return self.relate(object_features(self.cnn(images)), question)  # objects (B, n, C + 2)
+        return self.answer(self.see(images), question)
 
 
 class CNNMLP(nn.Module):
@@ -238,8 +244,14 @@ class CNNMLP(nn.Module):
             nn.Linear(2 * width, answers),
         )
 
+    def see(self, images: Tensor) -> Tensor:
+        return self.cnn(images).flatten(1)
+
+    def answer(self, seen: Tensor, question: Tensor) -> Tensor:
+        return self.mlp(torch.cat([seen, question], 1))
+
     def forward(self, images: Tensor, question: Tensor) -> Tensor:
-        return self.mlp(torch.cat([self.cnn(images).flatten(1), question], 1))
+        return self.answer(self.see(images), question)
 
 
 # ---- the experiment -------------------------------------------------------------------------------
@@ -265,23 +277,22 @@ def reproduce(cfg: Config, run: Run) -> None:
         images, questions, answers = batch
         return F.cross_entropy(model(images, questions), answers)
 
-    def accuracy_by_kind(model: nn.Module) -> np.ndarray:
+    def accuracy_by_kind(model: RelationNetwork | CNNMLP) -> np.ndarray:
         right = torch.zeros(len(QUESTION_TYPES))
         total = torch.zeros(len(QUESTION_TYPES))
         with torch.no_grad():
             for start in range(0, cfg.test_images, 100):
-                images = test.images[start : start + 100].to(run.device)
+                seen = model.see(test.images[start : start + 100].to(run.device))  # the CNN once
                 for k in range(q):
-                    pred = (
-                        model(images, test.questions[start : start + 100, k].to(run.device)).argmax(-1).cpu()
-                    )
+                    question = test.questions[start : start + 100, k].to(run.device)
+                    pred = model.answer(seen, question).argmax(-1).cpu()
                     kinds = test.kinds[start : start + 100, k]
                     hit = (pred == test.answers[start : start + 100, k]).float()
                     right.index_add_(0, kinds, hit)
                     total.index_add_(0, kinds, torch.ones_like(hit))
         return (right / total).numpy()
 
-    def eval_fn(model: nn.Module) -> dict[str, float]:
+    def eval_fn(model: RelationNetwork | CNNMLP) -> dict[str, float]:
         acc = accuracy_by_kind(model)
         return {"non_relational": float(acc[:3].mean()), "relational": float(acc[3:].mean())}
 

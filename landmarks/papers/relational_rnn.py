@@ -191,7 +191,6 @@ class NthFarthestModel(nn.Module):
     def __init__(self, core: str, cfg: Config) -> None:
         super().__init__()
         inputs = cfg.features + 3 * cfg.objects
-        self.core_name = core
         if core == "RMC":
             self.core: nn.Module = RelationalMemory(inputs, cfg.slots, cfg.width, cfg.heads, cfg.blocks)
             state = cfg.slots * cfg.width

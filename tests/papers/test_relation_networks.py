@@ -50,6 +50,8 @@ def test_models_answer_from_images_and_questions():
     assert _model()(images, questions).shape == (4, len(ANSWERS))
     baseline = rn.CNNMLP(channels=6, size=32, width=10)
     assert baseline(images, questions).shape == (4, len(ANSWERS))
+    for model in (_model(), baseline.eval()):  # seeing once, then answering, is the forward pass
+        assert torch.allclose(model(images, questions), model.answer(model.see(images), questions), atol=1e-6)
     logits = _model().train()(images, questions)
     logits.sum().backward()
 
