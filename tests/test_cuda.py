@@ -69,3 +69,24 @@ def test_quick_run_on_cuda(pid: str, tmp_path: Path) -> None:
     result = json.loads((tmp_path / pid / "result.json").read_text())
     assert result["device"].startswith("cuda")
     assert result["claims"]
+
+
+def test_ctc_written_out_matches_torch_on_gpu():
+    from landmarks.nn.ctc import ctc_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(40, 6, 28, generator=g)
+    targets = torch.randint(1, 28, (6, 12), generator=g)
+    input_lengths = torch.tensor([40, 38, 30, 40, 25, 33])
+    target_lengths = torch.tensor([12, 10, 7, 1, 0, 12])
+    ours_in = logits.to(CUDA).requires_grad_()
+    theirs_in = logits.to(CUDA).requires_grad_()
+    args = (targets.to(CUDA), input_lengths.to(CUDA), target_lengths.to(CUDA))
+    ours = ctc_loss(ours_in.log_softmax(-1), *args, reduction="sum")
+    theirs = torch.nn.functional.ctc_loss(theirs_in.log_softmax(-1), *args, reduction="sum")
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-5)
+    ours.backward()
+    theirs.backward()
+    torch.testing.assert_close(ours_in.grad, theirs_in.grad, atol=1e-4, rtol=1e-4)
+    cpu = ctc_loss(logits.log_softmax(-1), targets, input_lengths, target_lengths, reduction="sum")
+    torch.testing.assert_close(ours.cpu(), cpu, atol=1e-3, rtol=1e-5)
