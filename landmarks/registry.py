@@ -174,6 +174,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.relation_networks",
     ),
     Paper(
+        id="deep-speech-2",
+        title="Deep Speech 2: End-to-End Speech Recognition in English and Mandarin",
+        authors="Dario Amodei, Rishita Anubhai, Eric Battenberg, Carl Case, Jared Casper, Bryan Catanzaro, et al. (34 authors)",
+        year=2016,
+        url="https://arxiv.org/abs/1512.02595",
+        track=1,
+        takeaway="Spectrogram to characters with one network trained by CTC; sequence-wise batch norm and SortaGrad make deep recurrent stacks train.",
+        module="landmarks.papers.deep_speech_2",
+    ),
+    Paper(
         id="cs231n",
         title="CS231n: Convolutional Neural Networks for Visual Recognition",
         authors="Andrej Karpathy, Fei-Fei Li, Justin Johnson",
