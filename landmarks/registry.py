@@ -293,6 +293,16 @@ PAPERS: list[Paper] = [
         takeaway="Intelligence as expected reward over all computable environments weighted by simplicity, 2^-K: a Bayes-mixture agent (a small AIXI) outscores learning and random agents.",
         module="landmarks.papers.universal_intelligence",
     ),
+    Paper(
+        id="gpipe",
+        title="GPipe: Efficient Training of Giant Neural Networks using Pipeline Parallelism",
+        authors="Yanping Huang, Youlong Cheng, Ankur Bapna, Orhan Firat, Mia Xu Chen, Dehao Chen, HyoukJoong Lee, Jiquan Ngiam, Quoc V. Le, Yonghui Wu, Zhifeng Chen",
+        year=2019,
+        url="https://arxiv.org/abs/1811.06965",
+        track=4,
+        takeaway="Stages on separate devices, micro-batches through them in a fill-drain schedule: the same synchronous update, a bubble of (K-1)/(M+K-1), memory bought back by recomputation.",
+        module="landmarks.papers.gpipe",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
