@@ -184,6 +184,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.deep_speech_2",
     ),
     Paper(
+        id="vlae",
+        title="Variational Lossy Autoencoder",
+        authors="Xi Chen, Diederik P. Kingma, Tim Salimans, Yan Duan, Prafulla Dhariwal, John Schulman, Ilya Sutskever, Pieter Abbeel",
+        year=2017,
+        url="https://arxiv.org/abs/1611.02731",
+        track=1,
+        takeaway="A decoder that can model the data alone leaves the latent code unused; limit what it sees and the code keeps the global structure: a lossy code by design.",
+        module="landmarks.papers.vlae",
+    ),
+    Paper(
         id="cs231n",
         title="CS231n: Convolutional Neural Networks for Visual Recognition",
         authors="Andrej Karpathy, Fei-Fei Li, Justin Johnson",
