@@ -313,6 +313,16 @@ PAPERS: list[Paper] = [
         takeaway="Stages on separate devices, micro-batches through them in a fill-drain schedule: the same synchronous update, a bubble of (K-1)/(M+K-1), memory bought back by recomputation.",
         module="landmarks.papers.gpipe",
     ),
+    Paper(
+        id="scaling-laws",
+        title="Scaling Laws for Neural Language Models",
+        authors="Jared Kaplan, Sam McCandlish, Tom Henighan, Tom B. Brown, Benjamin Chess, Rewon Child, Scott Gray, Alec Radford, Jeffrey Wu, Dario Amodei",
+        year=2020,
+        url="https://arxiv.org/abs/2001.08361",
+        track=4,
+        takeaway="Loss falls as a power law in parameters, data and compute; larger models learn from fewer tokens.",
+        module="landmarks.papers.scaling_laws",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
