@@ -314,7 +314,53 @@ def bench_vision(repeats: int) -> list[Measurement]:
     return rows
 
 
+def bench_bpe(repeats: int) -> list[Measurement]:
+    """Byte-level BPE on the corpus: training to 4,096 tokens, and encoding the held-out plays
+    with ours against Hugging Face ``tokenizers`` and ``tiktoken`` loaded with the same merges
+    (each skipped when not installed). Encoding is timed warm: every tokenizer caches words."""
+    from landmarks.data.text import text_split
+    from landmarks.tokenizers.bpe import train_bpe
+    from landmarks.tokenizers.interop import to_hf_tokenizer, to_tiktoken
+
+    split = text_split(None)
+    began = time.perf_counter()
+    tok = train_bpe([split.train], 4096, ("<|endoftext|>",))
+    train_seconds = time.perf_counter() - began
+    text = split.val
+    megabytes = len(text.encode("utf-8")) / 1e6
+    ours = timed(lambda: tok.encode(text), repeats, warmup=1)
+    rows = []
+    for name, build in (("tokenizers", to_hf_tokenizer), ("tiktoken", to_tiktoken)):
+        try:
+            other = build(tok)
+        except ImportError:
+            continue
+        encode = (
+            (lambda o=other: o.encode(text).ids)
+            if name == "tokenizers"
+            else (lambda o=other: o.encode_ordinary(text))
+        )
+        theirs = timed(encode, repeats, warmup=1)
+        rows.append(
+            Measurement(
+                "bpe",
+                f"encode {megabytes:.2f} MB of held-out text, 4,096-token byte-level BPE",
+                name,
+                theirs,
+                "ours",
+                ours,
+                {
+                    "ours_mb_per_s": megabytes / ours,
+                    f"{name}_mb_per_s": megabytes / theirs,
+                    "train_seconds": train_seconds,
+                },
+            )
+        )
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
+    "bpe": bench_bpe,
     "attention": bench_attention,
     "recurrent": bench_recurrent,
     "lm-training": bench_lm_training,

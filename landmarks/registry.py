@@ -323,6 +323,16 @@ PAPERS: list[Paper] = [
         takeaway="Loss falls as a power law in parameters, data and compute; larger models learn from fewer tokens.",
         module="landmarks.papers.scaling_laws",
     ),
+    Paper(
+        id="bpe",
+        title="Neural Machine Translation of Rare Words with Subword Units (byte-level BPE as in GPT-2)",
+        authors="Rico Sennrich, Barry Haddow, Alexandra Birch; byte-level: Alec Radford, Jeffrey Wu, Rewon Child, David Luan, Dario Amodei, Ilya Sutskever",
+        year=2016,
+        url="https://arxiv.org/abs/1508.07909",
+        track=7,
+        takeaway="Merge the most frequent adjacent pair, again and again: subword units between characters and words, and on bytes nothing is out of vocabulary.",
+        module="landmarks.papers.bpe",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
