@@ -321,6 +321,59 @@ def cmd_decompress(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- landmarks score ----------------------------------------------------------------------------
+
+
+def _read_lines(path: str) -> list[str]:
+    data = _read_input(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserInputError(f"{path}: not UTF-8 text (byte {e.start}); metrics score text") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # a final newline ends the last line; it does not start another
+    return lines
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a hypothesis file against one or more reference files, a segment per line, in the
+    manner of sacrebleu's command line."""
+    from landmarks import metrics
+
+    hyps = _read_lines(args.hypothesis)
+    refs = [_read_lines(r) for r in args.references]
+    for path, lines in zip(args.references, refs, strict=True):
+        if len(lines) != len(hyps):
+            raise UserInputError(
+                f"{path} has {len(lines)} lines and {args.hypothesis} {len(hyps)}: a reference line per hypothesis line"
+            )
+    if not hyps:
+        raise UserInputError(f"{args.hypothesis} is empty: there is nothing to score")
+    if args.metric in ("wer", "cer", "rouge") and len(refs) > 1:
+        raise UserInputError(f"--metric {args.metric} takes one reference file, got {len(refs)}")
+    if args.metric == "bleu":
+        print(metrics.corpus_bleu(hyps, refs))
+    elif args.metric == "chrf":
+        print(metrics.corpus_chrf(hyps, refs, word_order=2 if args.chrf_plus else 0))
+    elif args.metric == "wer":
+        print(f"WER = {100 * metrics.word_error_rate(refs[0], hyps):.2f} %")
+    elif args.metric == "cer":
+        print(f"CER = {100 * metrics.character_error_rate(refs[0], hyps):.2f} %")
+    else:
+        types = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+        scores = [metrics.rouge(h, r, types, stem=args.stem) for h, r in zip(hyps, refs[0], strict=True)]
+        for t in types:
+            mean = {
+                a: sum(getattr(s[t], a) for s in scores) / len(scores)
+                for a in ("precision", "recall", "fmeasure")
+            }
+            print(
+                f"{t:10s} P {mean['precision']:.4f}  R {mean['recall']:.4f}  F {mean['fmeasure']:.4f}  (mean of {len(scores)} lines)"
+            )
+    return 0
+
+
 def _read_input(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -399,6 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", type=int, default=2, help="bytes of context the model conditions on (default 2)"
     )
     p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser(
+        "score", help="score a hypothesis file against reference files: BLEU, chrF, ROUGE, WER, CER"
+    )
+    p.add_argument("--metric", choices=["bleu", "chrf", "rouge", "wer", "cer"], default="bleu")
+    p.add_argument("hypothesis", help="one segment per line, UTF-8")
+    p.add_argument("references", nargs="+", help="one or more files, each a segment per hypothesis line")
+    p.add_argument("--chrf-plus", action="store_true", help="chrF++: word uni- and bigrams too")
+    p.add_argument(
+        "--stem", action="store_true", help="ROUGE: Porter-stem tokens longer than 3 letters (needs nltk)"
+    )
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("decompress", help="decode a file written by landmarks compress")
     p.add_argument("file")

@@ -2,7 +2,10 @@
 
 - ``bleu``: BLEU (Papineni et al., 2002) with sacrebleu's recipe (Post, 2018): the 13a
   tokenizer, its smoothing methods and its 0-100 scale; equal to ``sacrebleu`` within 1e-6.
-- ``error_rate``: the edit distance, and character and word error rates of transcripts.
+- ``chrf``: chrF and chrF++ (Popović, 2015, 2017); equal to ``sacrebleu`` within 1e-6.
+- ``rouge``: ROUGE-N, ROUGE-L and ROUGE-Lsum (Lin, 2004); equal to ``rouge-score``.
+- ``error_rate``: the edit distance, and character and word error rates of transcripts
+  (equal to ``jiwer``).
 
 Importing this package imports no torch.
 """
@@ -15,16 +18,24 @@ from landmarks.metrics.bleu import (
     sentence_bleu,
     tokenize_13a,
 )
+from landmarks.metrics.chrf import CHRFScore, corpus_chrf, sentence_chrf
 from landmarks.metrics.error_rate import character_error_rate, edit_distance, word_error_rate
+from landmarks.metrics.rouge import RougeScore, rouge, rouge_tokens
 
 __all__ = [
     "BLEUScore",
+    "CHRFScore",
+    "RougeScore",
     "bleu_from_statistics",
     "character_error_rate",
     "corpus_bleu",
     "corpus_bleu_tokens",
+    "corpus_chrf",
     "edit_distance",
+    "rouge",
+    "rouge_tokens",
     "sentence_bleu",
+    "sentence_chrf",
     "tokenize_13a",
     "word_error_rate",
 ]
