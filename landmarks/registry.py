@@ -333,6 +333,16 @@ PAPERS: list[Paper] = [
         takeaway="Merge the most frequent adjacent pair, again and again: subword units between characters and words, and on bytes nothing is out of vocabulary.",
         module="landmarks.papers.bpe",
     ),
+    Paper(
+        id="metrics",
+        title="How language output is scored: BLEU, chrF, ROUGE, WER/CER and perplexity",
+        authors="Kishore Papineni, Salim Roukos, Todd Ward, Wei-Jing Zhu; Maja Popović; Chin-Yew Lin; Matt Post",
+        year=2002,
+        url="https://aclanthology.org/P02-1040/",
+        track=7,
+        takeaway="Clipped n-gram precision with a brevity penalty (BLEU), character n-gram F-score (chrF), n-gram and LCS recall (ROUGE): each written out and equal to the library people report with.",
+        module="landmarks.papers.metrics",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
