@@ -11,7 +11,31 @@ import pytest
 from landmarks.cli import main
 from landmarks.metrics import character_error_rate, corpus_chrf, rouge, word_error_rate
 
-WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "running", "runs", ".", ",", "!", "(", "hi", ")", "The", "CAT", "12", "x-y", "ça", "été", "東京"]
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "dog",
+    "ran",
+    "running",
+    "runs",
+    ".",
+    ",",
+    "!",
+    "(",
+    "hi",
+    ")",
+    "The",
+    "CAT",
+    "12",
+    "x-y",
+    "ça",
+    "été",
+    "東京",
+]
 
 
 def _corpus(rng: random.Random, lines: int, max_words: int = 12) -> list[str]:
