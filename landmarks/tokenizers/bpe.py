@@ -70,6 +70,19 @@ def _byte_symbols(word: str) -> tuple[str, ...]:
     return tuple(table[b] for b in word.encode("utf-8", errors="surrogateescape"))
 
 
+def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Every occurrence of ``pair`` in ``symbols`` replaced by the two joined, left to right."""
+    out, j = [], 0
+    while j < len(symbols):
+        if j + 1 < len(symbols) and symbols[j] == pair[0] and symbols[j + 1] == pair[1]:
+            out.append(symbols[j] + symbols[j + 1])
+            j += 2
+        else:
+            out.append(symbols[j])
+            j += 1
+    return out
+
+
 # ---- training ------------------------------------------------------------------------------------
 
 
@@ -124,14 +137,7 @@ def train_bpe(
             for p in itertools.pairwise(symbols):  # take the word's pairs out ...
                 pair_count[p] -= freq[i]
                 changed.add(p)
-            out, j = [], 0
-            while j < len(symbols):
-                if j + 1 < len(symbols) and symbols[j] == pair[0] and symbols[j + 1] == pair[1]:
-                    out.append(merged)
-                    j += 2
-                else:
-                    out.append(symbols[j])
-                    j += 1
+            out = _merge(symbols, pair)
             words[i] = out
             for p in itertools.pairwise(out):  # ... and put the merged word's pairs back
                 pair_count[p] += freq[i]
@@ -202,15 +208,7 @@ class ByteLevelBPE:
                     best, best_rank = pair, rank
             if best is None:
                 break
-            out, j = [], 0
-            while j < len(symbols):
-                if j + 1 < len(symbols) and symbols[j] == best[0] and symbols[j + 1] == best[1]:
-                    out.append(symbols[j] + symbols[j + 1])
-                    j += 2
-                else:
-                    out.append(symbols[j])
-                    j += 1
-            symbols = out
+            symbols = _merge(symbols, best)
         ids = [self.vocab[s] for s in symbols]
         if len(self._cache) < 100_000:
             self._cache[word] = ids
