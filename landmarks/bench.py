@@ -359,8 +359,59 @@ def bench_bpe(repeats: int) -> list[Measurement]:
     return rows
 
 
+def bench_metrics(repeats: int) -> list[Measurement]:
+    """Scoring 2,000 lines of 20 words: our BLEU and chrF against sacrebleu's, our ROUGE
+    (1, 2, L, Lsum) against rouge-score's, on the same lines (each skipped when not installed)."""
+    from landmarks.data.text import text_split
+    from landmarks.metrics import corpus_bleu, corpus_chrf, rouge
+    from landmarks.papers.metrics import speed_corpus
+
+    hyps, refs = speed_corpus(text_split(None).val, 2000, 0)
+    what = "2,000 lines of 20 words"
+    pairs: list[tuple[str, Callable[[], object], str, str]] = []
+    try:
+        import sacrebleu
+
+        pairs.append(("BLEU", lambda: sacrebleu.corpus_bleu(hyps, [refs]), "sacrebleu", "bleu"))
+        pairs.append(("chrF", lambda: sacrebleu.corpus_chrf(hyps, [refs]), "sacrebleu", "chrf"))
+    except ImportError:
+        pass
+    types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    try:
+        from rouge_score import rouge_scorer
+
+        scorer = rouge_scorer.RougeScorer(types)
+        pairs.append(
+            (
+                "ROUGE",
+                lambda: [scorer.score(r, h) for h, r in zip(hyps, refs, strict=True)],
+                "rouge-score",
+                "rouge",
+            )
+        )
+    except ImportError:
+        pass
+    ours = {
+        "bleu": lambda: corpus_bleu(hyps, [refs]),
+        "chrf": lambda: corpus_chrf(hyps, [refs]),
+        "rouge": lambda: [rouge(h, r, types) for h, r in zip(hyps, refs, strict=True)],
+    }
+    return [
+        Measurement(
+            "metrics",
+            f"{name}, {what}",
+            label,
+            timed(theirs, repeats, warmup=1),
+            "ours",
+            timed(ours[key], repeats, warmup=1),
+        )
+        for name, theirs, label, key in pairs
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "bpe": bench_bpe,
+    "metrics": bench_metrics,
     "attention": bench_attention,
     "recurrent": bench_recurrent,
     "lm-training": bench_lm_training,

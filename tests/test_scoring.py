@@ -114,3 +114,31 @@ def test_score_refuses_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["score", "--metric", "wer", files[0], files[0], files[0]]) == 2
     assert "takes one reference file" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "missing.txt"), files[1]]) == 2
+
+
+def test_bertscore_on_hand_computed_cases():
+    import math
+
+    import torch
+
+    from landmarks.metrics.bertscore import bert_score, idf_weights
+
+    e = torch.eye(3)
+    same = bert_score(e, e)
+    assert (same.precision, same.recall, same.f1) == pytest.approx((1.0, 1.0, 1.0))
+    assert bert_score(e[:1], e[1:]).f1 == pytest.approx(0.0)  # orthogonal tokens share nothing
+    # candidate [x, (x + y)/√2], reference [x, y]: recall = (1 + 1/√2) / 2, precision = (1 + 1/√2) / 2
+    cand = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    ref = torch.tensor([[2.0, 0.0], [0.0, 3.0]])  # lengths do not matter: cosine
+    s = bert_score(cand, ref)
+    half = (1 + 1 / math.sqrt(2)) / 2
+    assert (s.precision, s.recall) == pytest.approx((half, half))
+    # idf: the reference token in every reference weighs log(3/3) = 0, so only y's match counts
+    idf = idf_weights([["x", "y"], ["x", "z"]])
+    assert idf["x"] == pytest.approx(0.0) and idf["y"] == pytest.approx(math.log(3 / 2))
+    weighted = bert_score(cand, ref, reference_weights=torch.tensor([idf["x"], idf["y"]]))
+    assert weighted.recall == pytest.approx(1 / math.sqrt(2))
+    rescaled = bert_score(cand, ref, baseline=(0.5, 0.5, 0.5))
+    assert rescaled.precision == pytest.approx((half - 0.5) / 0.5)
+    with pytest.raises(ValueError, match="same d"):
+        bert_score(torch.zeros(2, 3), torch.zeros(2, 4))
