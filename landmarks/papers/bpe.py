@@ -51,8 +51,8 @@ CARD = Card(
         ClaimSpec(
             "Bytes per token on held-out text rise with vocabulary size, 257 → 16,384: steps that do not rise",
             "<= 0",
-            "Sennrich et al. Sec. 3.2: the number of merges sets the vocabulary and the text length "
-            "(Table 1: BPE shortens text the more merges it learns)",
+            "Sennrich et al. Sec. 3.2: the number of merge operations is BPE's one hyperparameter; "
+            "it sets the vocabulary size, and with it how long the segmented text is",
         ),
         ClaimSpec(
             "Training on the corpus to a 4,096-token vocabulary, seconds",
