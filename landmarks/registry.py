@@ -324,6 +324,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.scaling_laws",
     ),
     Paper(
+        id="embeddings",
+        title="Word vectors: word2vec, GloVe and fastText subword vectors",
+        authors="Tomas Mikolov, Kai Chen, Greg Corrado, Jeffrey Dean, Ilya Sutskever; Jeffrey Pennington, Richard Socher, Christopher D. Manning; Piotr Bojanowski, Edouard Grave, Armand Joulin",
+        year=2013,
+        url="https://arxiv.org/abs/1310.4546",
+        track=7,
+        takeaway="Words in similar contexts get similar vectors and relations become directions; character n-grams give vectors to words never seen.",
+        module="landmarks.papers.embeddings",
+    ),
+    Paper(
         id="bpe",
         title="Neural Machine Translation of Rare Words with Subword Units (byte-level BPE as in GPT-2)",
         authors="Rico Sennrich, Barry Haddow, Alexandra Birch; byte-level: Alec Radford, Jeffrey Wu, Rewon Child, David Luan, Dario Amodei, Ilya Sutskever",
