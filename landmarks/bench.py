@@ -409,8 +409,45 @@ def bench_metrics(repeats: int) -> list[Measurement]:
     ]
 
 
+def bench_embeddings(repeats: int) -> list[Measurement]:
+    """Skip-gram on the planted corpus (20,000 sentences, 5 epochs): ours against gensim's
+    Word2Vec with the same settings and as many worker threads as torch uses."""
+    import numpy as np
+
+    from landmarks.embeddings.planted import planted_corpus
+    from landmarks.embeddings.word2vec import train_word2vec
+
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        return []
+    sentences = planted_corpus(np.random.default_rng(0), 20000)
+    words = 5 * sum(map(len, sentences))
+    threads = torch.get_num_threads()
+    ours = timed(lambda: train_word2vec(sentences, 50, 5, epochs=5), repeats, warmup=1)
+    theirs = timed(
+        lambda: Word2Vec(
+            sentences, vector_size=50, window=5, min_count=1, sg=1, negative=5, epochs=5, workers=threads
+        ),
+        repeats,
+        warmup=1,
+    )
+    return [
+        Measurement(
+            "embeddings",
+            f"skip-gram, 5 epochs of {words // 5:,} words, {threads} threads",
+            "gensim",
+            theirs,
+            "ours",
+            ours,
+            {"ours_words_per_second": words / ours, "gensim_words_per_second": words / theirs},
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "bpe": bench_bpe,
+    "embeddings": bench_embeddings,
     "metrics": bench_metrics,
     "attention": bench_attention,
     "recurrent": bench_recurrent,
