@@ -1,4 +1,4 @@
-"""word2vec: skip-gram with negative sampling (Mikolov, Chen, Corrado, Dean, 2013;
+"""word2vec: skip-gram and CBOW with negative sampling (Mikolov, Chen, Corrado, Dean, 2013;
 Mikolov, Sutskever, Chen, Corrado, Dean, 2013).
 
 Each word has two vectors, v_w as a center ("input") and u_w as a context ("output"). For a
@@ -7,9 +7,9 @@ center word c and a word o in its window, skip-gram maximizes
     log σ(u_o · v_c) + Σ_{k=1..K} log σ(−u_{n_k} · v_c),   n_k ~ P(w) ∝ count(w)^0.75
 
 that is, tell the true context apart from K "negative" words drawn from the unigram
-distribution raised to 3/4 (Sec. 2.2 of the NIPS paper). (CBOW, which predicts the center
-from the mean of its context's vectors, is not here yet.) Two more details of the original
-tool:
+distribution raised to 3/4 (Sec. 2.2 of the NIPS paper). CBOW (``cbow=True``) predicts the
+center instead, from the mean of its context words' input vectors (Sec. 3.1 of the 2013
+arXiv paper). Two more details of the original tool:
 
 - **Subsampling** of frequent words (Sec. 2.3): each occurrence of a word of corpus frequency
   f is kept with probability (√(f / t) + 1) · t / f, t = ``sample`` (the C tool's formula), so
@@ -58,6 +58,27 @@ def _epoch_pairs(
     return torch.cat(centers), torch.cat(contexts)
 
 
+def _epoch_windows(
+    ids: torch.Tensor, sentence: torch.Tensor, keep: torch.Tensor, window: int, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CBOW's view of an epoch: every kept token as a center (N,), its context (N, 2·window)
+    and which context slots are real (N, 2·window), same subsampling and reduced window."""
+    kept = torch.rand(len(ids), generator=g) < keep[ids]
+    ids, sentence = ids[kept], sentence[kept]
+    n = len(ids)
+    reach = torch.randint(1, window + 1, (n,), generator=g)
+    context = torch.zeros(n, 2 * window, dtype=torch.long)
+    real = torch.zeros(n, 2 * window, dtype=torch.bool)
+    for k, offset in enumerate([*range(-window, 0), *range(1, window + 1)]):
+        j = torch.arange(n) + offset
+        inside = (j >= 0) & (j < n)
+        jj = j.clamp(0, n - 1)
+        ok = inside & (sentence[jj] == sentence) & (reach >= abs(offset))
+        context[:, k], real[:, k] = ids[jj], ok
+    has = real.any(1)
+    return ids[has], context[has], real[has]
+
+
 def train_word2vec(
     sentences: Sequence[Sequence[str]],
     dim: int = 50,
@@ -70,8 +91,10 @@ def train_word2vec(
     batch: int = 4096,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
+    cbow: bool = False,
 ) -> WordVectors:
-    """Skip-gram word vectors of ``sentences`` (lists of words); returns the center vectors."""
+    """Skip-gram (or, with ``cbow=True``, CBOW) word vectors of ``sentences`` (lists of words);
+    returns the input vectors v."""
     for name, value in (
         ("dim", dim),
         ("window", window),
@@ -98,16 +121,23 @@ def train_word2vec(
     u = torch.zeros(len(words), dim, requires_grad=True)
     optimizer = torch.optim.Adam([v, u], lr=lr)
     for epoch in range(epochs):
-        centers, contexts = _epoch_pairs(ids, sentence, keep, window, g)
+        if cbow:
+            centers, windows, real = _epoch_windows(ids, sentence, keep, window, g)
+        else:
+            centers, contexts = _epoch_pairs(ids, sentence, keep, window, g)
         order = torch.randperm(len(centers), generator=g)
         total = 0.0
         for start in range(0, len(order), batch):
             take = order[start : start + batch]
-            c, o = centers[take], contexts[take]
             negatives = torch.multinomial(noise, len(take) * negative, replacement=True, generator=g).view(
                 -1, negative
             )
-            hidden, target = v[c], o  # predict the context from the center
+            if cbow:  # predict the center from the mean of its context's input vectors
+                mask = real[take, :, None].float()
+                hidden = (v[windows[take]] * mask).sum(1) / mask.sum(1)
+                target = centers[take]
+            else:  # predict each context word from the center
+                hidden, target = v[centers[take]], contexts[take]
             positive = F.logsigmoid((hidden * u[target]).sum(-1))
             negative_term = F.logsigmoid(-(u[negatives] @ hidden[:, :, None])[..., 0]).sum(-1)
             loss = -(positive + negative_term).mean()

@@ -17,7 +17,7 @@ from landmarks.embeddings.fasttext import char_ngrams, fnv1a
 from landmarks.embeddings.glove import cooccurrence
 from landmarks.embeddings.planted import analogy_questions, held_out_forms, planted_corpus
 from landmarks.embeddings.vectors import WordVectors, analogy_accuracy
-from landmarks.embeddings.word2vec import _epoch_pairs
+from landmarks.embeddings.word2vec import _epoch_pairs, _epoch_windows
 
 
 def test_pairs_stay_in_their_sentence_and_window():
@@ -33,6 +33,18 @@ def test_pairs_stay_in_their_sentence_and_window():
     assert sorted(zip(c.tolist(), o.tolist(), strict=True)) == sorted(
         [(i, i + 1) for i in range(9) if i != 5] + [(i + 1, i) for i in range(9) if i != 5]
     )
+
+
+def test_cbow_windows_hold_the_neighbours_within_the_sentence():
+    ids = torch.arange(10)
+    sentence = torch.tensor([0] * 6 + [1] * 4)
+    centers, context, real = _epoch_windows(
+        ids, sentence, torch.ones(10), 2, torch.Generator().manual_seed(0)
+    )
+    assert real.any(1).all()
+    for c, ctx, ok in zip(centers.tolist(), context.tolist(), real.tolist(), strict=True):
+        shown = {w for w, r in zip(ctx, ok, strict=True) if r}
+        assert shown and all(abs(w - c) <= 2 and sentence[w] == sentence[c] and w != c for w in shown)
 
 
 def test_glove_counts_weigh_by_inverse_distance():
