@@ -19,7 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from landmarks.embeddings.vectors import WordVectors
-from landmarks.embeddings.word2vec import _epoch_pairs, _vocabulary
+from landmarks.embeddings.word2vec import (
+    _epoch_pairs,
+    _vocabulary,
+    encode_corpus,
+    negative_sampling_loss,
+    sampling_tables,
+)
 
 __all__ = ["SubwordVectors", "char_ngrams", "fnv1a", "train_fasttext"]
 
@@ -84,12 +90,8 @@ def train_fasttext(
 ) -> SubwordVectors:
     words, counts = _vocabulary(sentences, 1)
     index = {w: i for i, w in enumerate(words)}
-    ids = torch.tensor([index[w] for s in sentences for w in s])
-    sentence = torch.tensor([k for k, s in enumerate(sentences) for w in s])
-    freq = torch.tensor([counts[w] for w in words], dtype=torch.double)
-    f = freq / freq.sum()
-    keep = ((f / sample).sqrt() + 1) * sample / f
-    noise = freq**0.75 / (freq**0.75).sum()
+    ids, sentence = encode_corpus(sentences, index)
+    keep, noise = sampling_tables(torch.tensor([counts[w] for w in words], dtype=torch.double), sample)
     flat, offsets = _bags(words, buckets, min_n, max_n)
 
     g = torch.Generator().manual_seed(seed)
@@ -107,9 +109,7 @@ def train_fasttext(
             )
             vocab_vectors = F.embedding_bag(flat, table, offsets, mode="mean")  # (V, d): words from n-grams
             hidden = vocab_vectors[c]
-            positive = F.logsigmoid((hidden * u[o]).sum(-1))
-            negative_term = F.logsigmoid(-(u[negatives] @ hidden[:, :, None])[..., 0]).sum(-1)
-            loss = -(positive + negative_term).mean()
+            loss = negative_sampling_loss(hidden, u, o, negatives)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

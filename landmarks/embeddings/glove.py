@@ -20,15 +20,14 @@ from collections.abc import Sequence
 import torch
 
 from landmarks.embeddings.vectors import WordVectors
-from landmarks.embeddings.word2vec import _vocabulary
+from landmarks.embeddings.word2vec import _vocabulary, encode_corpus
 
 __all__ = ["cooccurrence", "train_glove"]
 
 
 def cooccurrence(sentences: Sequence[Sequence[str]], index: dict[str, int], window: int) -> torch.Tensor:
     """(V, V) symmetric counts, each co-occurrence at distance k weighted 1/k."""
-    ids = torch.tensor([index[w] for s in sentences for w in s if w in index])
-    sentence = torch.tensor([k for k, s in enumerate(sentences) for w in s if w in index])
+    ids, sentence = encode_corpus(sentences, index)
     x = torch.zeros(len(index), len(index), dtype=torch.double)
     for k in range(1, window + 1):
         same = sentence[k:] == sentence[:-k]

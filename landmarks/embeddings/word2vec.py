@@ -41,6 +41,34 @@ def _vocabulary(sentences: Sequence[Sequence[str]], min_count: int) -> tuple[lis
     return words, counts
 
 
+def encode_corpus(
+    sentences: Sequence[Sequence[str]], index: dict[str, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The corpus as one stream of word ids and, per token, the number of its sentence (words
+    outside ``index`` dropped); windows never cross sentences."""
+    ids = torch.tensor([index[w] for s in sentences for w in s if w in index])
+    sentence = torch.tensor([k for k, s in enumerate(sentences) for w in s if w in index])
+    return ids, sentence
+
+
+def sampling_tables(counts: torch.Tensor, sample: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per word: the probability of keeping an occurrence, (√(f / t) + 1) · t / f (no
+    subsampling when t = 0), and the noise distribution for negatives, ∝ count^0.75."""
+    f = counts / counts.sum()
+    keep = ((f / sample).sqrt() + 1) * sample / f if sample > 0 else torch.ones_like(f)
+    noise = counts**0.75
+    return keep, noise / noise.sum()
+
+
+def negative_sampling_loss(
+    hidden: torch.Tensor, u: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor
+) -> torch.Tensor:
+    """−[log σ(u_target · h) + Σ_k log σ(−u_{n_k} · h)], averaged over the batch."""
+    positive = F.logsigmoid((hidden * u[target]).sum(-1))
+    negative = F.logsigmoid(-(u[negatives] @ hidden[:, :, None])[..., 0]).sum(-1)
+    return -(positive + negative).mean()
+
+
 def _epoch_pairs(
     ids: torch.Tensor, sentence: torch.Tensor, keep: torch.Tensor, window: int, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,13 +136,8 @@ def train_word2vec(
     if len(words) < 2:
         raise ValueError("word2vec needs at least two distinct words (after min_count)")
     index = {w: i for i, w in enumerate(words)}
-    ids = torch.tensor([index[w] for s in sentences for w in s if w in index])
-    sentence = torch.tensor([k for k, s in enumerate(sentences) for w in s if w in index])
-    freq = torch.tensor([counts[w] for w in words], dtype=torch.double)
-    f = freq / freq.sum()
-    keep = ((f / sample).sqrt() + 1) * sample / f if sample > 0 else torch.ones_like(f)
-    noise = freq**0.75
-    noise = noise / noise.sum()
+    ids, sentence = encode_corpus(sentences, index)
+    keep, noise = sampling_tables(torch.tensor([counts[w] for w in words], dtype=torch.double), sample)
 
     g = torch.Generator().manual_seed(seed)
     v = ((torch.rand(len(words), dim, generator=g) - 0.5) / dim).requires_grad_()  # the C tool's init
@@ -138,9 +161,7 @@ def train_word2vec(
                 target = centers[take]
             else:  # predict each context word from the center
                 hidden, target = v[centers[take]], contexts[take]
-            positive = F.logsigmoid((hidden * u[target]).sum(-1))
-            negative_term = F.logsigmoid(-(u[negatives] @ hidden[:, :, None])[..., 0]).sum(-1)
-            loss = -(positive + negative_term).mean()
+            loss = negative_sampling_loss(hidden, u, target, negatives)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
