@@ -35,7 +35,8 @@ __all__ = ["LoRALinear", "add_lora", "lora_parameters", "save_peft_adapter"]
 class LoRALinear(nn.Module):
     """A frozen ``nn.Linear`` plus the trainable low-rank update (α / r) · B A."""
 
-    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0) -> None:
+    def __init__(self, base: nn.Module, r: int, alpha: float, dropout: float = 0.0) -> None:
+        """``base``: an ``nn.Linear``, or an ``NF4Linear`` (4-bit, frozen): that is QLoRA."""
         super().__init__()
         if not 1 <= r <= min(base.in_features, base.out_features):
             raise ValueError(
@@ -64,6 +65,8 @@ class LoRALinear(nn.Module):
 
     @torch.no_grad()
     def merge(self) -> None:
+        if not isinstance(self.base, nn.Linear):
+            raise ValueError("a 4-bit (NF4) base cannot absorb the update; keep the adapter separate")
         if not self.merged:
             self.base.weight += self.delta()
             self.merged = True
