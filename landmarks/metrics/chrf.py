@@ -108,8 +108,8 @@ def corpus_chrf(
         if len(ref_set) != len(hypotheses):
             raise ValueError(f"a reference set has {len(ref_set)} lines, the hypotheses {len(hypotheses)}")
     total = [0] * (3 * (char_order + word_order))
+    prep = str.lower if lowercase else str
     for i, hyp in enumerate(hypotheses):
-        prep = (lambda s: s.lower()) if lowercase else (lambda s: s)
         hyp_grams = _ngrams(prep(hyp), char_order, word_order, whitespace)
         best, best_f = None, -1.0
         for ref_set in references:

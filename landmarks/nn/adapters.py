@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from landmarks.nn.lora import wrap_linears
+
 __all__ = ["AdaptedOutput", "Adapter", "add_adapters"]
 
 
@@ -55,13 +57,6 @@ def add_adapters(
 ) -> list[str]:
     """Wrap, in place, every ``nn.Linear`` whose name ends with one of ``targets``; freeze the
     rest except (with ``train_norms``) the layer norms. Returns the wrapped modules' names."""
-    names = [
-        name
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)
-    ]
-    if not names:
-        raise ValueError(f"no nn.Linear in the model is named by {list(targets)}")
     for p in model.parameters():
         p.requires_grad_(False)
     if train_norms:
@@ -69,8 +64,4 @@ def add_adapters(
             if isinstance(m, nn.LayerNorm):
                 for p in m.parameters():
                     p.requires_grad_(True)
-    for name in names:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, AdaptedOutput(getattr(parent, child), bottleneck))
-    return names
+    return wrap_linears(model, targets, lambda linear: AdaptedOutput(linear, bottleneck))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from landmarks.files import atomic_write_bytes, atomic_write_text
 
-__all__ = ["LoRALinear", "add_lora", "lora_parameters", "save_peft_adapter"]
+__all__ = ["LoRALinear", "add_lora", "lora_parameters", "save_peft_adapter", "wrap_linears"]
 
 
 class LoRALinear(nn.Module):
@@ -83,6 +83,17 @@ def add_lora(
 ) -> list[str]:
     """Wrap, in place, every ``nn.Linear`` whose qualified name ends with one of ``targets``;
     freeze all other parameters. Returns the wrapped modules' names."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return wrap_linears(model, targets, lambda linear: LoRALinear(linear, r, alpha, dropout))
+
+
+def wrap_linears(
+    model: nn.Module, targets: Sequence[str], wrap: Callable[[nn.Linear], nn.Module]
+) -> list[str]:
+    """Replace, in place, every ``nn.Linear`` whose qualified name is one of ``targets`` or ends
+    with "." + one of them (peft's rule) by ``wrap(linear)``; returns the replaced names. The
+    parameter-efficient methods (LoRA, adapters) share it."""
     names = [
         name
         for name, m in model.named_modules()
@@ -90,12 +101,10 @@ def add_lora(
     ]
     if not names:
         raise ValueError(f"no nn.Linear in the model is named by {list(targets)}")
-    for p in model.parameters():
-        p.requires_grad_(False)
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, LoRALinear(getattr(parent, child), r, alpha, dropout))
+        setattr(parent, child, wrap(getattr(parent, child)))
     return names
 
 

@@ -103,3 +103,14 @@ def test_quick_run_writes_result_and_figures(tmp_path: Path):
 def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
     assert main(["run", "vlae", "--quick", "--set", "latent=0"]) == 2
     assert "latent must be >= 1" in capsys.readouterr().err
+
+
+def test_mnist_files_with_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from test_data import write_mnist
+
+    write_mnist(tmp_path / "mnist", n_train=80, n_test=16)
+    out = tmp_path / "out"
+    assert main(["run", "vlae", "--quick", "--data-dir", str(tmp_path / "mnist"), "--out", str(out)]) == 0
+    assert "28 × 28" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["run", "vlae", "--quick", "--data-dir", str(tmp_path / "empty"), "--out", str(out)]) == 2
