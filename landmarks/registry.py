@@ -353,6 +353,16 @@ PAPERS: list[Paper] = [
         takeaway="Clipped n-gram precision with a brevity penalty (BLEU), character n-gram F-score (chrF), n-gram and LCS recall (ROUGE): each written out and equal to the library people report with.",
         module="landmarks.papers.metrics",
     ),
+    Paper(
+        id="peft",
+        title="Parameter-efficient fine-tuning: adapters, prefix tuning, prompt tuning, LoRA and QLoRA",
+        authors="Neil Houlsby et al.; Xiang Lisa Li, Percy Liang; Brian Lester et al.; Edward J. Hu et al.; Tim Dettmers et al.",
+        year=2021,
+        url="https://arxiv.org/abs/2106.09685",
+        track=7,
+        takeaway="Freeze the pretrained weights and train a small addition instead: LoRA's low-rank update nearly matches full fine-tuning, even over a base stored in 4 bits.",
+        module="landmarks.papers.peft",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# trained weights the tests cache go to a fresh folder, never the user's cache
+os.environ["LANDMARKS_CACHE"] = tempfile.mkdtemp(prefix="landmarks-test-cache-")
 sys.path.insert(0, str(Path(__file__).parent))
 
 

@@ -206,8 +206,34 @@ class MultiHeadAttention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)  # (B, h, T, d_k)
 
+    def unstack_in_proj(self) -> nn.Module:
+        """Move W^Q; W^K; W^V from the ``in_proj_weight`` parameter into an ``nn.Linear`` named
+        ``in_proj`` (the same numbers), so that what wraps linear layers by name (LoRA, NF4,
+        peft) reaches the query, key and value projections too. Returns the new layer."""
+        if "in_proj" in self._modules:
+            return self._modules["in_proj"]
+        e, w, b = self.embed_dim, self.in_proj_weight, self.in_proj_bias
+        linear = nn.Linear(e, 3 * e, bias=b is not None, device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            if b is not None:
+                linear.bias.copy_(b)
+        del self.in_proj_weight, self.in_proj_bias
+        self.in_proj_weight = self.in_proj_bias = None  # the numbers now live in in_proj
+        self.in_proj = linear
+        return linear
+
     def project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Q W^Q, K W^K, V W^V split into heads, each (B, h, ·, d_k); one matmul for self-attention."""
+        if "in_proj" in self._modules:  # unstacked, perhaps wrapped: call it as a layer
+            e = self.embed_dim
+            if query is key and key is value:
+                q, k, v = self.in_proj(query).chunk(3, dim=-1)
+            else:  # each input through the whole layer, keeping its own third (not a fast path)
+                q, k, v = (
+                    self.in_proj(x)[..., i * e : (i + 1) * e] for i, x in enumerate((query, key, value))
+                )
+            return self._heads(q), self._heads(k), self._heads(v)
         w, b = self.in_proj_weight, self.in_proj_bias
         if query is key and key is value:
             q, k, v = F.linear(query, w, b).chunk(3, dim=-1)  # (B, T, E) each
@@ -235,22 +261,31 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
         cache: KVCache | None = None,
         static_kv: tuple[Tensor, Tensor] | None = None,
+        prefix_kv: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Output (B, T, E) and, with ``need_weights``, the per-head weights (B, h, T, S).
 
         ``cache``: self-attention while generating; this call's keys and values are appended to
         it and the queries attend everything cached. ``static_kv``: keys and values already
         projected (cross-attention to an encoder's output, computed once per sentence with
-        ``project``).
+        ``project``). ``prefix_kv``: keys and values (h, P, d_k) or (B, h, P, d_k) that every
+        query attends before the sequence's own (prefix tuning), unmasked.
         """
         b, t, _ = query.shape
         if static_kv is not None:
-            q = self._heads(F.linear(query, *self._q_weights()))
+            q = self._heads(self._project_q(query))
             k, v = static_kv
         else:
             q, k, v = self.project(query, key, value)  # (B, h, T, d_k), (B, h, S, d_k), (B, h, S, d_k)
             if cache is not None:
                 k, v = cache.append(k, v)  # all keys so far: (B, h, S_total, d_k)
+        if prefix_kv is not None:
+            if attn_mask is not None:
+                raise ValueError("prefix_kv takes no attn_mask; use causal and key_padding_mask")
+            pk, pv = (p.expand(b, *p.shape[-3:]) for p in prefix_kv)
+            k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+            if key_padding_mask is not None:  # the prefix is never padding
+                key_padding_mask = F.pad(key_padding_mask, (pk.shape[2], 0), value=False)
         mask = _allowed(key_padding_mask, attn_mask, b, self.num_heads, t, k.shape[-2], q.dtype)
         out, weights = scaled_dot_product_attention(
             q,
@@ -265,6 +300,11 @@ class MultiHeadAttention(nn.Module):
         out = out.transpose(1, 2).reshape(b, t, self.embed_dim)  # (B, T, E): the heads concatenated
         return self.out_proj(out), weights
 
+    def _project_q(self, query: Tensor) -> Tensor:
+        if "in_proj" in self._modules:
+            return self.in_proj(query)[..., : self.embed_dim]
+        return F.linear(query, *self._q_weights())
+
     def _q_weights(self) -> tuple[Tensor, Tensor | None]:
         e = self.embed_dim
         bias = self.in_proj_bias[:e] if self.in_proj_bias is not None else None
@@ -273,7 +313,10 @@ class MultiHeadAttention(nn.Module):
     def project_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         """K W^K and V W^V of a fixed memory (an encoder's output), for ``static_kv``."""
         e, w, b = self.embed_dim, self.in_proj_weight, self.in_proj_bias
-        kv = F.linear(memory, w[e:], b[e:] if b is not None else None)  # (B, S, 2E)
+        if "in_proj" in self._modules:
+            kv = self.in_proj(memory)[..., e:]
+        else:
+            kv = F.linear(memory, w[e:], b[e:] if b is not None else None)  # (B, S, 2E)
         k, v = kv.chunk(2, dim=-1)
         return self._heads(k), self._heads(v)
 

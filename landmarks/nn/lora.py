@@ -81,23 +81,30 @@ class LoRALinear(nn.Module):
 def add_lora(
     model: nn.Module, targets: Sequence[str], r: int, alpha: float, dropout: float = 0.0
 ) -> list[str]:
-    """Wrap, in place, every ``nn.Linear`` whose qualified name ends with one of ``targets``;
-    freeze all other parameters. Returns the wrapped modules' names."""
+    """Wrap, in place, every ``nn.Linear`` (or 4-bit ``NF4Linear``: QLoRA) whose qualified
+    name ends with one of ``targets``; freeze all other parameters. Returns the wrapped names."""
+    from landmarks.nn.nf4 import NF4Linear
+
     for p in model.parameters():
         p.requires_grad_(False)
-    return wrap_linears(model, targets, lambda linear: LoRALinear(linear, r, alpha, dropout))
+    return wrap_linears(
+        model, targets, lambda linear: LoRALinear(linear, r, alpha, dropout), kinds=(nn.Linear, NF4Linear)
+    )
 
 
 def wrap_linears(
-    model: nn.Module, targets: Sequence[str], wrap: Callable[[nn.Linear], nn.Module]
+    model: nn.Module,
+    targets: Sequence[str],
+    wrap: Callable[[nn.Module], nn.Module],
+    kinds: tuple[type[nn.Module], ...] = (nn.Linear,),
 ) -> list[str]:
-    """Replace, in place, every ``nn.Linear`` whose qualified name is one of ``targets`` or ends
-    with "." + one of them (peft's rule) by ``wrap(linear)``; returns the replaced names. The
-    parameter-efficient methods (LoRA, adapters) share it."""
+    """Replace, in place, every ``nn.Linear`` (or module of ``kinds``) whose qualified name is one
+    of ``targets`` or ends with "." + one of them (peft's rule) by ``wrap(linear)``; returns the
+    replaced names. The parameter-efficient methods (LoRA, adapters, NF4) share it."""
     names = [
         name
         for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)
+        if isinstance(m, kinds) and any(name == t or name.endswith("." + t) for t in targets)
     ]
     if not names:
         raise ValueError(f"no nn.Linear in the model is named by {list(targets)}")

@@ -16,11 +16,13 @@ one float32 scale, about 0.127 bit per weight in all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["NF4Linear", "NF4Tensor", "nf4_levels"]
+__all__ = ["NF4Linear", "NF4Tensor", "nf4_levels", "quantize_linears", "stored_bytes"]
 
 _OFFSET = 0.9677083  # QLoRA's choice: the quantiles run from 1 − offset to offset, avoiding ±∞
 
@@ -45,7 +47,7 @@ class NF4Tensor:
         self.numel, self.block, self.block2 = flat.numel(), block, block2
         flat = F.pad(flat, (0, (-self.numel) % block)).view(-1, block)
         absmax = flat.abs().amax(1).clamp(min=1e-12)  # (blocks,)
-        levels = nf4_levels()
+        levels = nf4_levels().to(flat.device)
         codes = (flat / absmax[:, None])[..., None].sub(levels).abs().argmin(-1).to(torch.uint8).flatten()
         codes = F.pad(codes, (0, len(codes) % 2))
         self.packed = (codes[0::2] << 4) | codes[1::2]  # two 4-bit codes per byte
@@ -63,7 +65,9 @@ class NF4Tensor:
 
     def dequantize(self) -> Tensor:
         codes = torch.stack([self.packed >> 4, self.packed & 0xF], 1).flatten().long()
-        values = nf4_levels()[codes[: self.blocks * self.block]].view(self.blocks, self.block)
+        values = (
+            nf4_levels().to(codes.device)[codes[: self.blocks * self.block]].view(self.blocks, self.block)
+        )
         return (values * self.absmax()[:, None]).flatten()[: self.numel].view(self.shape).to(self.dtype)
 
     def nbytes(self) -> int:
@@ -91,3 +95,31 @@ class NF4Linear(nn.Module):
 
     def nbytes(self) -> int:
         return self.weight_nf4.nbytes() + (0 if self.bias is None else 4 * self.bias.numel())
+
+
+def quantize_linears(
+    model: nn.Module, targets: Sequence[str], block: int = 64, block2: int = 256
+) -> list[str]:
+    """Replace, in place, every ``nn.Linear`` named by ``targets`` (``wrap_linears``' rule) by its
+    frozen NF4 version; returns the names. QLoRA's storage of the base model."""
+    from landmarks.nn.lora import wrap_linears
+
+    return wrap_linears(model, targets, lambda linear: NF4Linear(linear, block, block2))
+
+
+def stored_bytes(model: nn.Module, skip: Callable[[str], bool] = lambda name: False) -> int:
+    """Bytes a model's weights take: each ``NF4Linear``'s packed storage, and every other
+    parameter and buffer at its own element size, a tied tensor counted once. ``skip(name)``
+    leaves out parameters by qualified name (an adapter's, to count the base alone)."""
+    seen: set[int] = set()
+    total = 0
+    for name, m in model.named_modules():
+        if isinstance(m, NF4Linear) and not skip(name):
+            total += m.nbytes()  # packed codes, quantized scales and the fp32 bias
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        owner = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+        if isinstance(owner, NF4Linear) or skip(name) or id(t) in seen:
+            continue  # an NF4 layer's bias is in its nbytes
+        seen.add(id(t))
+        total += t.numel() * t.element_size()
+    return total

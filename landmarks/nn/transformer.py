@@ -26,7 +26,7 @@ exactly the tokens that recomputing the whole prefix at every step gives (tested
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -105,14 +105,23 @@ class TransformerLayer(nn.Module):
         memory_kv: tuple[Tensor, Tensor] | None = None,
         cache: KVCache | None = None,
         need_weights: bool = False,
+        prefix_kv: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """x (B, T, d) → (B, T, d). ``padding_mask`` (B, T) and ``memory_padding_mask`` (B, S):
         True at padding. ``memory_kv``: the cross-attention keys and values of ``memory``, when
-        the caller projected them once for many decoding steps."""
+        the caller projected them once for many decoding steps. ``prefix_kv``: keys and values
+        every position attends first (prefix tuning)."""
 
         def self_attention(h: Tensor) -> Tensor:
             out, w = self.self_attn(
-                h, h, h, padding_mask, causal=causal, need_weights=need_weights, cache=cache
+                h,
+                h,
+                h,
+                padding_mask,
+                causal=causal,
+                need_weights=need_weights,
+                cache=cache,
+                prefix_kv=prefix_kv,
             )
             self.attention["self"] = w
             return out
@@ -268,12 +277,32 @@ class DecoderOnlyTransformer(nn.Module):
         caches: list[KVCache] | None = None,
         padding_mask: Tensor | None = None,
         need_weights: bool = False,
+        prompt: Tensor | None = None,
+        prefix: Sequence[tuple[Tensor, Tensor]] | None = None,
     ) -> Tensor:
         """Logits (B, T, V) for token ids (B, T). With ``caches`` (one per layer), ``idx`` are the
-        tokens after those already cached, at positions from the cache's length on."""
+        tokens after those already cached, at positions from the cache's length on.
+
+        Two ways to steer a frozen model, for parameter-efficient fine-tuning
+        (``landmarks.nn.prompts``): ``prompt`` (P, d), embeddings put before the tokens' own, at
+        positions 0..P−1 (prompt tuning; the logits returned are the tokens' only); ``prefix``,
+        per layer the keys and values (h, P, d_k) every position attends first (prefix tuning).
+        """
         start = caches[0].length if caches else 0
-        x = self.tok_emb(idx) + self.positions(start, idx.shape[1])  # (B, T, d)
-        x = self.drop(x)
+        x = self.tok_emb(idx)  # (B, T, d)
+        n_prompt = 0
+        if prompt is not None:
+            if caches:
+                raise ValueError("a soft prompt goes with the whole sequence, not with a KV cache")
+            n_prompt = prompt.shape[-2]
+            x = torch.cat([prompt.expand(x.shape[0], *prompt.shape[-2:]), x], dim=1)
+            if padding_mask is not None:
+                padding_mask = F.pad(padding_mask, (n_prompt, 0), value=False)
+        if prefix is not None and len(prefix) != len(self.layers):
+            raise ValueError(
+                f"prefix: one (keys, values) pair per layer, {len(self.layers)}, got {len(prefix)}"
+            )
+        x = self.drop(x + self.positions(start, x.shape[1]))
         for i, layer in enumerate(self.layers):
             x = layer(
                 x,
@@ -281,8 +310,15 @@ class DecoderOnlyTransformer(nn.Module):
                 padding_mask=padding_mask,
                 cache=caches[i] if caches else None,
                 need_weights=need_weights,
+                prefix_kv=prefix[i] if prefix is not None else None,
             )
-        return self.lm_head(self.norm_f(x))  # (B, T, V)
+        return self.lm_head(self.norm_f(x[:, n_prompt:]))  # (B, T, V)
+
+    def unstack_in_proj(self) -> None:
+        """Each attention layer's stacked W^Q; W^K; W^V as an ``nn.Linear`` named
+        ``self_attn.in_proj``, so that LoRA, NF4 and peft can wrap it (same outputs)."""
+        for layer in self.layers:
+            layer.self_attn.unstack_in_proj()
 
     def loss(self, idx: Tensor, targets: Tensor, ignore_index: int = -100) -> Tensor:
         """Mean next-token cross-entropy in nats; ``targets`` is ``idx`` shifted left by one."""
