@@ -344,6 +344,7 @@ def _allowed(
         return mask
     if attn_mask.dim() == 3:  # (B·h, T, S), torch's layout for per-head masks
         attn_mask = attn_mask.view(batch, heads, queries, keys)
+    # a 4-D mask, (B or 1, h, T, S), is already in the core's layout
     if attn_mask.dtype == torch.bool:
         allowed = ~attn_mask
         return allowed if mask is None else mask & allowed

@@ -106,11 +106,13 @@ class TransformerLayer(nn.Module):
         cache: KVCache | None = None,
         need_weights: bool = False,
         prefix_kv: tuple[Tensor, Tensor] | None = None,
+        attn_mask: Tensor | None = None,
     ) -> Tensor:
         """x (B, T, d) → (B, T, d). ``padding_mask`` (B, T) and ``memory_padding_mask`` (B, S):
         True at padding. ``memory_kv``: the cross-attention keys and values of ``memory``, when
         the caller projected them once for many decoding steps. ``prefix_kv``: keys and values
-        every position attends first (prefix tuning)."""
+        every position attends first (prefix tuning). ``attn_mask``: torch's self-attention mask
+        (True where attention is not allowed), e.g. per head, (1, h, T, S)."""
 
         def self_attention(h: Tensor) -> Tensor:
             out, w = self.self_attn(
@@ -118,6 +120,7 @@ class TransformerLayer(nn.Module):
                 h,
                 h,
                 padding_mask,
+                attn_mask,
                 causal=causal,
                 need_weights=need_weights,
                 cache=cache,
@@ -175,7 +178,9 @@ class TransformerConfig:
     d_model: int = 128
     d_ff: int = 0  # 0: 4 · d_model, as in both papers
     dropout: float = 0.0
-    positions: Literal["learned", "sinusoidal"] = "learned"
+    positions: Literal["learned", "sinusoidal", "none"] = "learned"  # none: NoPE, order from the mask alone
+    # per head, the most recent keys it may attend (0: all): Jelassi et al.'s "hard ALiBi"
+    head_windows: tuple[int, ...] = ()
     tie_weights: bool = True  # output layer shares the token embedding (Sec. 3.4; Press & Wolf 2017)
     bias: bool = True
     activation: Literal["relu", "gelu"] = "gelu"
@@ -188,6 +193,15 @@ class TransformerConfig:
         check_shape(self.d_model, self.n_head, self.dropout, sinusoidal=self.positions == "sinusoidal")
         if self.d_ff < 0:
             raise ValueError(f"d_ff must be >= 0 (0 means 4 · d_model), got {self.d_ff}")
+        if self.positions not in ("learned", "sinusoidal", "none"):
+            raise ValueError(f"positions must be learned, sinusoidal or none, got {self.positions!r}")
+        if self.head_windows and (
+            len(self.head_windows) != self.n_head or any(w < 0 for w in self.head_windows)
+        ):
+            raise ValueError(
+                f"head_windows needs one window >= 0 per head ({self.n_head}; 0: no limit), "
+                f"got {self.head_windows}"
+            )
 
     @property
     def ff_width(self) -> int:
@@ -205,7 +219,7 @@ class DecoderOnlyTransformer(nn.Module):
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         if cfg.positions == "learned":
             self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model)
-        else:
+        elif cfg.positions == "sinusoidal":
             self.register_buffer(
                 "pos_table", sinusoidal_positions(cfg.block_size, cfg.d_model), persistent=False
             )
@@ -268,7 +282,20 @@ class DecoderOnlyTransformer(nn.Module):
             )
         if self.cfg.positions == "learned":
             return self.pos_emb.weight[start : start + length]
+        if self.cfg.positions == "none":
+            return self.tok_emb.weight.new_zeros(length, self.cfg.d_model)
         return self.pos_table[start : start + length]
+
+    def window_mask(self, start: int, length: int) -> Tensor | None:
+        """(1, h, T, S) bool, True where head h may *not* attend: keys more than its window
+        back (``head_windows``); None without windows. Causality is added by the layers."""
+        if not self.cfg.head_windows:
+            return None
+        device = self.tok_emb.weight.device
+        i = torch.arange(start, start + length, device=device)[:, None]  # query positions
+        j = torch.arange(start + length, device=device)[None, :]  # key positions
+        w = torch.tensor(self.cfg.head_windows, device=device)[:, None, None]
+        return ((i - j >= w) & (w > 0))[None]  # (1, h, T, S)
 
     def forward(
         self,
@@ -303,9 +330,13 @@ class DecoderOnlyTransformer(nn.Module):
                 f"prefix: one (keys, values) pair per layer, {len(self.layers)}, got {len(prefix)}"
             )
         x = self.drop(x + self.positions(start, x.shape[1]))
+        windows = self.window_mask(start, x.shape[1])
+        if windows is not None and prefix is not None:
+            raise ValueError("head windows and a prefix do not combine")
         for i, layer in enumerate(self.layers):
             x = layer(
                 x,
+                attn_mask=windows,
                 causal=True,
                 padding_mask=padding_mask,
                 cache=caches[i] if caches else None,
