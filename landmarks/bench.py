@@ -124,6 +124,34 @@ def bench_recurrent(repeats: int) -> list[Measurement]:
     return rows
 
 
+def bench_scan(repeats: int) -> list[Measurement]:
+    """The linear recurrence of a selective SSM, forward and backward: the parallel scan vs the loop."""
+    from landmarks.nn.scan import linear_scan, sequential_scan
+
+    torch.manual_seed(0)
+    rows = []
+    for t in (64, 256):
+        a = torch.rand(8, t, 128, 16, requires_grad=True)
+        b = torch.randn(8, t, 128, 16, requires_grad=True)
+
+        def run(
+            scan: Callable[..., torch.Tensor], a: torch.Tensor = a, b: torch.Tensor = b
+        ) -> Callable[[], None]:
+            return lambda: scan(a, b).sum().backward()
+
+        rows.append(
+            Measurement(
+                "scan",
+                f"h_t = a_t h_(t-1) + b_t fwd+bwd, B=8 T={t} E=128 N=16",
+                "parallel scan",
+                timed(run(linear_scan), repeats),
+                "sequential loop",
+                timed(run(sequential_scan), repeats),
+            )
+        )
+    return rows
+
+
 # The decoder-only transformer at the size the reference figure uses: 4 layers, 128 wide,
 # 4 heads, batches of 12 sequences of 64 characters of Shakespeare.
 CHAR_LM = {"n_layer": 4, "n_head": 4, "d_model": 128, "block_size": 64, "batch": 12}
@@ -451,6 +479,7 @@ BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "metrics": bench_metrics,
     "attention": bench_attention,
     "recurrent": bench_recurrent,
+    "scan": bench_scan,
     "lm-training": bench_lm_training,
     "kv-cache": bench_kv_cache,
     "transformer-vs-rnnsearch": bench_transformer_vs_rnnsearch,
