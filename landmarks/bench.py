@@ -473,9 +473,86 @@ def bench_embeddings(repeats: int) -> list[Measurement]:
     ]
 
 
+def bench_ann(repeats: int) -> list[Measurement]:
+    """Nearest-neighbour search over 100,000 clustered vectors of 64 d, 1,000 queries, one thread
+    each: our HNSW against hnswlib (M = 16, ef_construction = 100, ef = 64) and our IVF-PQ
+    against faiss's IndexIVFPQ (256 cells, 16 bytes per vector, nprobe = 16), searches and builds."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from landmarks.ann import HNSWIndex, IVFPQIndex, recall_at_k
+    from landmarks.ann.data import clustered_gaussians
+    from landmarks.ann.exact import ExactIndex
+    from landmarks.papers.ann import faiss_ivfpq, hnswlib_index
+
+    data = clustered_gaussians(np.random.default_rng(0), 101_000, 64)
+    queries, base = data[:1000], data[1000:]
+    rows: list[Measurement] = []
+    with threadpool_limits(1):
+        exact = ExactIndex(64)
+        exact.add(base)
+        _, truth = exact.search(queries, 10)
+
+        def pair(what, label, theirs_build, ours_build, theirs_search, ours_search):  # type: ignore[no-untyped-def]
+            began = time.perf_counter()
+            theirs = theirs_build()
+            theirs_seconds = time.perf_counter() - began
+            began = time.perf_counter()
+            ours = ours_build()
+            ours_seconds = time.perf_counter() - began
+            rows.append(
+                Measurement(
+                    "ann", f"{what}: build over 100,000 × 64", label, theirs_seconds, "ours", ours_seconds
+                )
+            )
+            t = timed(lambda: theirs_search(theirs), repeats, warmup=1)
+            o = timed(lambda: ours_search(ours), repeats, warmup=1)
+            extra = {
+                f"{label}_recall_at_10": recall_at_k(theirs_search(theirs), truth),
+                "ours_recall_at_10": recall_at_k(ours_search(ours), truth),
+                f"{label}_queries_per_second": len(queries) / t,
+                "ours_queries_per_second": len(queries) / o,
+                "threads": 1,
+            }
+            rows.append(Measurement("ann", f"{what}: 1,000 queries, k = 10", label, t, "ours", o, extra))
+
+        def our_hnsw() -> HNSWIndex:
+            index = HNSWIndex(64, M=16, ef_construction=100, ef=64)
+            index.add(base)
+            return index
+
+        def their_hnsw() -> object:
+            index = hnswlib_index(base, 16, 100)
+            index.set_ef(64)
+            return index
+
+        def our_ivfpq() -> IVFPQIndex:
+            index = IVFPQIndex(64, nlist=256, m=16, nprobe=16)
+            index.add(base)
+            return index
+
+        def their_ivfpq() -> object:
+            index, _ = faiss_ivfpq(base, 256, 16)
+            index.nprobe = 16
+            return index
+
+        HNSWIndex(64).add(base[:2])  # compile numba's kernels (or load its cache) before timing
+        searches = [
+            ("HNSW", "hnswlib", their_hnsw, our_hnsw, lambda i: i.knn_query(queries, 10)[0]),
+            ("IVF-PQ", "faiss", their_ivfpq, our_ivfpq, lambda i: i.search(queries, 10)[1]),
+        ]
+        for what, label, theirs, ours, theirs_search in searches:
+            try:
+                pair(what, label, theirs, ours, theirs_search, lambda i: i.search(queries, 10)[1])
+            except ImportError:  # the reference library is not installed
+                continue
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "bpe": bench_bpe,
     "embeddings": bench_embeddings,
+    "ann": bench_ann,
     "metrics": bench_metrics,
     "attention": bench_attention,
     "recurrent": bench_recurrent,

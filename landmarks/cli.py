@@ -385,6 +385,76 @@ def _read_input(path: str) -> bytes:
         raise UserInputError(f"{path}: cannot be read ({e.strerror or e})") from None
 
 
+# ---- landmarks index ----------------------------------------------------------------------------
+
+
+def _read_npy(path: str, what: str):  # type: ignore[no-untyped-def]
+    """A numeric 2-D array from a .npy file, refusing pickles and anything else."""
+    import io
+
+    import numpy as np
+
+    data = _read_input(path)
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise UserInputError(f"{what} {path}: not a readable .npy array ({e})") from None
+    if not isinstance(array, np.ndarray):
+        raise UserInputError(f"{what} {path} is an .npz archive; give one .npy array (np.save)")
+    if array.ndim != 2 or array.dtype.kind not in "fiu":
+        raise UserInputError(
+            f"{what} {path}: expected a 2-D array of numbers (count, dim), got {array.dtype} of shape {array.shape}"
+        )
+    return array
+
+
+def _index_settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--set {pair!r}: write it as key=value, e.g. --set M=32")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build, extend and search a vector index over .npy files (landmarks.ann)."""
+    from landmarks.ann import build_index, load_index
+
+    if args.action == "build":
+        vectors = _read_npy(args.vectors, "--vectors")
+        index = build_index(args.kind, vectors.shape[1], args.metric, **_index_settings(args.set))
+        began = time.perf_counter()
+        index.add(vectors)
+        index.save(args.out)
+        print(f"wrote {args.out}: {index!r}, built in {time.perf_counter() - began:.1f} s")
+    elif args.action == "add":
+        index = load_index(args.index)
+        vectors = _read_npy(args.vectors, "--vectors")
+        ids = index.add(vectors)
+        index.save(args.index)
+        print(f"added ids {ids[0]}..{ids[-1]} to {args.index}: {len(index)} vectors")
+    elif args.action == "search":
+        import numpy as np
+
+        from landmarks.files import atomic_write_bytes
+
+        index = load_index(args.index)
+        queries = _read_npy(args.queries, "--queries")
+        distances, ids = index.search(queries, args.k, **_index_settings(args.set))
+        if args.out:
+            atomic_write_bytes(Path(args.out), lambda f: np.savez(f, ids=ids, distances=distances))
+            print(f"wrote {args.out}: ids and distances, {ids.shape[0]} queries × {ids.shape[1]}")
+        else:
+            for i in range(len(ids)):
+                print(f"{i}\t" + " ".join(f"{j}:{d:.6g}" for j, d in zip(ids[i], distances[i], strict=True)))
+    else:  # info
+        index = load_index(args.index)
+        print(repr(index))
+    return 0
+
+
 # ---- the parser ----------------------------------------------------------------------------
 
 
@@ -464,6 +534,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--stem", action="store_true", help="ROUGE: Porter-stem tokens longer than 3 letters (needs nltk)"
     )
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "index",
+        help="build, extend and search a nearest-neighbour index (hnsw, ivfpq, lsh, exact) over .npy vectors",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("build", help="index the vectors of a .npy file (count, dim)")
+    a.add_argument("--kind", choices=["hnsw", "ivfpq", "lsh", "exact"], default="hnsw")
+    a.add_argument("--vectors", required=True, help="a .npy array (count, dim)")
+    a.add_argument("--out", required=True, help="the index file to write (an .npz)")
+    a.add_argument("--metric", choices=["l2", "cosine"], default="l2")
+    a.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an index setting (repeatable): hnsw M, ef_construction, ef; ivfpq nlist, m, nprobe, rerank; lsh tables, bits, probes",
+    )
+    a = actions.add_parser("add", help="add the vectors of a .npy file to an index (no rebuild for hnsw)")
+    a.add_argument("index")
+    a.add_argument("--vectors", required=True)
+    a = actions.add_parser("search", help="the k nearest stored vectors of each query")
+    a.add_argument("index")
+    a.add_argument("--queries", required=True, help="a .npy array (count, dim)")
+    a.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
+    a.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a search setting: ef, nprobe, rerank, probes",
+    )
+    a.add_argument("--out", help="write ids and distances to this .npz instead of printing them")
+    a = actions.add_parser("info", help="what an index file holds")
+    a.add_argument("index")
+    p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("decompress", help="decode a file written by landmarks compress")
     p.add_argument("file")

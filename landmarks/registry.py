@@ -354,6 +354,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.metrics",
     ),
     Paper(
+        id="ann",
+        title="Approximate nearest neighbours: random-hyperplane LSH, IVF-PQ and HNSW",
+        authors="Moses S. Charikar; Hervé Jégou, Matthijs Douze, Cordelia Schmid; Jeff Johnson; Yu. A. Malkov, D. A. Yashunin",
+        year=2016,
+        url="https://arxiv.org/abs/1603.09320",
+        track=7,
+        takeaway="Search a layered proximity graph, compressed codes in k-means cells, or hash buckets instead of every vector: HNSW finds 95 % of the true neighbours with a log n cost.",
+        module="landmarks.papers.ann",
+    ),
+    Paper(
         id="peft",
         title="Parameter-efficient fine-tuning: adapters, prefix tuning, prompt tuning, LoRA and QLoRA",
         authors="Neil Houlsby et al.; Xiang Lisa Li, Percy Liang; Brian Lester et al.; Edward J. Hu et al.; Tim Dettmers et al.",
