@@ -373,6 +373,16 @@ PAPERS: list[Paper] = [
         takeaway="Freeze the pretrained weights and train a small addition instead: LoRA's low-rank update nearly matches full fine-tuning, even over a base stored in 4 bits.",
         module="landmarks.papers.peft",
     ),
+    Paper(
+        id="multi-token-prediction",
+        title="Better & Faster Large Language Models via Multi-token Prediction",
+        authors="Fabian Gloeckle, Badr Youbi Idrissi, Baptiste Rozière, David Lopez-Paz, Gabriel Synnaeve",
+        year=2024,
+        url="https://arxiv.org/abs/2404.19737",
+        track=6,
+        takeaway="Heads that predict the next n tokens on one trunk draft tokens for free: self-speculative decoding accepts several per forward pass with exactly the greedy output.",
+        module="landmarks.papers.multi_token_prediction",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}

@@ -306,6 +306,7 @@ class DecoderOnlyTransformer(nn.Module):
         need_weights: bool = False,
         prompt: Tensor | None = None,
         prefix: Sequence[tuple[Tensor, Tensor]] | None = None,
+        features: bool = False,
     ) -> Tensor:
         """Logits (B, T, V) for token ids (B, T). With ``caches`` (one per layer), ``idx`` are the
         tokens after those already cached, at positions from the cache's length on.
@@ -314,6 +315,9 @@ class DecoderOnlyTransformer(nn.Module):
         (``landmarks.nn.prompts``): ``prompt`` (P, d), embeddings put before the tokens' own, at
         positions 0..P−1 (prompt tuning; the logits returned are the tokens' only); ``prefix``,
         per layer the keys and values (h, P, d_k) every position attends first (prefix tuning).
+        ``features``: return the residual stream after the last layer, (B, T, d), before the
+        final norm and the output layer (a trunk that other heads read, as multi-token
+        prediction's do).
         """
         start = caches[0].length if caches else 0
         x = self.tok_emb(idx)  # (B, T, d)
@@ -343,7 +347,8 @@ class DecoderOnlyTransformer(nn.Module):
                 need_weights=need_weights,
                 prefix_kv=prefix[i] if prefix is not None else None,
             )
-        return self.lm_head(self.norm_f(x[:, n_prompt:]))  # (B, T, V)
+        x = x[:, n_prompt:]
+        return x if features else self.lm_head(self.norm_f(x))  # (B, T, d) or (B, T, V)
 
     def unstack_in_proj(self) -> None:
         """Each attention layer's stacked W^Q; W^K; W^V as an ``nn.Linear`` named
