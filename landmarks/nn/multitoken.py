@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.nn.attention import KVCache
-from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig, TransformerLayer
+from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 
 __all__ = ["MultiTokenTransformer", "greedy", "speculative_greedy"]
 
@@ -44,19 +44,7 @@ class MultiTokenTransformer(nn.Module):
             raise ValueError(f"the trunk needs at least one layer: n_layer must be >= 2, got {cfg.n_layer}")
         self.cfg, self.n_future = cfg, n_future
         self.trunk = DecoderOnlyTransformer(dataclasses.replace(cfg, n_layer=cfg.n_layer - 1))
-        self.heads = nn.ModuleList(
-            TransformerLayer(
-                cfg.d_model,
-                cfg.n_head,
-                cfg.ff_width,
-                cfg.dropout,
-                norm_first=True,
-                activation=cfg.activation,
-                bias=cfg.bias,
-                fused=cfg.fused,
-            )
-            for _ in range(n_future)
-        )
+        self.heads = nn.ModuleList(cfg.layer() for _ in range(n_future))
         self.heads.apply(self.trunk._init_weights)
 
     def logits(self, z: Tensor, i: int, cache: KVCache | None = None) -> Tensor:

@@ -207,6 +207,19 @@ class TransformerConfig:
     def ff_width(self) -> int:
         return self.d_ff or 4 * self.d_model
 
+    def layer(self) -> TransformerLayer:
+        """One pre-LN decoder layer of this configuration (the model's, or an extra head's)."""
+        return TransformerLayer(
+            self.d_model,
+            self.n_head,
+            self.ff_width,
+            self.dropout,
+            norm_first=True,
+            activation=self.activation,
+            bias=self.bias,
+            fused=self.fused,
+        )
+
 
 class DecoderOnlyTransformer(nn.Module):
     """Next-token prediction: p(x_t | x_<t) from token + position embeddings through causal,
@@ -224,19 +237,7 @@ class DecoderOnlyTransformer(nn.Module):
                 "pos_table", sinusoidal_positions(cfg.block_size, cfg.d_model), persistent=False
             )
         self.drop = nn.Dropout(cfg.dropout)
-        self.layers = nn.ModuleList(
-            TransformerLayer(
-                cfg.d_model,
-                cfg.n_head,
-                cfg.ff_width,
-                cfg.dropout,
-                norm_first=True,
-                activation=cfg.activation,
-                bias=cfg.bias,
-                fused=cfg.fused,
-            )
-            for _ in range(cfg.n_layer)
-        )
+        self.layers = nn.ModuleList(cfg.layer() for _ in range(cfg.n_layer))
         self.norm_f = nn.LayerNorm(cfg.d_model, bias=cfg.bias)  # pre-LN needs a norm after the last layer
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.apply(self._init_weights)
