@@ -19,7 +19,9 @@ queries held out from the same distribution, with exact search as ground truth, 
 4. the collision probability of one random hyperplane at pairs of vectors at several angles,
    against 1 − θ/π;
 5. beside hnswlib and faiss-cpu when they are installed (same data, same settings, one thread
-   each): recall, memory and queries per second, drawn as recall against queries per second.
+   each): recall, memory and queries per second, drawn as recall against queries per second;
+6. HNSW's recall over real embeddings too: the skip-gram vectors that ``embeddings`` trains on
+   its planted corpus, every word a query, by cosine (a metric; a few hundred words only).
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ class Config:
     angles: tuple[int, ...] = (10, 30, 50, 70, 90, 110, 130, 150, 170)  # degrees
     pairs: int = 2000
     planes: int = 64
+    word_vectors: bool = True  # also index the skip-gram vectors of `embeddings` (cosine)
 
     def validate(self) -> None:
         for name in ("n", "dim", "clusters", "queries", "k", "ef_construction", "ef", "sizes"):
@@ -186,6 +189,7 @@ PRESETS = {
         angles=(30, 90, 150),
         pairs=200,
         planes=16,
+        word_vectors=False,
     ),
 }
 
@@ -317,6 +321,8 @@ def _reproduce(cfg: Config, run: Run, base: np.ndarray, queries: np.ndarray, see
     run.metric("hnswlib", hnswlib_result)
     run.metric("faiss", faiss_result)
     run.metric("numba", COMPILED)
+    if cfg.word_vectors:
+        run.metric("word_vectors", _word_vectors(cfg, run))
 
     run.check(CARD.claims[0], at_ef["recall"])
     run.check(CARD.claims[1], cost["exact"][cfg.n] / at_ef["distances"])
@@ -465,3 +471,26 @@ def _plot(run: Run, curves, cost, collisions, cfg: Config) -> None:  # type: ign
     run.save_figure(
         fig, "cost_and_collisions", "Distance computations against n; LSH collision rate against angle"
     )
+
+
+def _word_vectors(cfg: Config, run: Run) -> dict[str, Any]:
+    """The second data set the catalog names: `embeddings`' skip-gram vectors of the planted
+    corpus, every word a query, HNSW against exact search, by cosine."""
+    from landmarks.embeddings.planted import planted_corpus
+    from landmarks.embeddings.word2vec import train_word2vec
+
+    vectors = train_word2vec(planted_corpus(run.rng("word-corpus"), 20000), dim=50, seed=run.seed)
+    x = np.asarray(vectors.vectors, dtype=np.float32)
+    k = min(cfg.k, len(x))
+    exact = ExactIndex(x.shape[1], metric="cosine")
+    exact.add(x)
+    hnsw = HNSWIndex(x.shape[1], metric="cosine", M=cfg.M, ef_construction=cfg.ef_construction, ef=cfg.ef)
+    hnsw.add(x)
+    _, truth = exact.search(x, k)
+    _, found = hnsw.search(x, k)
+    return {
+        "words": len(x),
+        "dim": x.shape[1],
+        "hnsw_recall_at_k": round(recall_at_k(found, truth), 4),
+        "k": k,
+    }
