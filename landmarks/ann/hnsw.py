@@ -344,6 +344,15 @@ class HNSWIndex(Index):
             start,
             stop,
             self._levels,
+            *self._graph(),
+            p["M"],
+            2 * p["M"],
+            p["ef_construction"],
+        )
+
+    def _graph(self) -> tuple[np.ndarray, ...]:
+        """The arrays every kernel walks: entry point, vectors, links, visit marks."""
+        return (
             self._state,
             self._x,
             self._links0,
@@ -351,9 +360,6 @@ class HNSWIndex(Index):
             self._links_up,
             self._visited,
             self._vtag,
-            p["M"],
-            2 * p["M"],
-            p["ef_construction"],
         )
 
     def _search(self, q: np.ndarray, k: int, **override: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -367,13 +373,7 @@ class HNSWIndex(Index):
             q,
             k,
             ef,
-            self._state,
-            self._x,
-            self._links0,
-            self._upper_row,
-            self._links_up,
-            self._visited,
-            self._vtag,
+            *self._graph(),
             ids,
             d,
             counts,

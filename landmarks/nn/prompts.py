@@ -20,7 +20,6 @@ and ``prefix`` arguments; both freeze the model's own parameters.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.nn.transformer import DecoderOnlyTransformer
@@ -132,8 +131,3 @@ class PrefixTuning(nn.Module):
 
     def forward(self, idx: Tensor) -> Tensor:
         return self.model(idx, prefix=self.prefix_kv())
-
-
-def lm_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """Mean next-token cross-entropy of any of these wrappers (or the bare model), in nats."""
-    return F.cross_entropy(model(x).flatten(0, 1), y.flatten())

@@ -239,14 +239,7 @@ def _reproduce(cfg: Config, run: Run, base: np.ndarray, queries: np.ndarray, see
     _, truth = exact.search(queries, k)
     exact_qps = cfg.queries / (time.perf_counter() - began)
     curves["exact (ours)"] = [(1.0, exact_qps)]
-    hnsw_points = {}
-    for ef in sorted(set(cfg.ef_sweep) | {cfg.ef}):
-        recall, qps = _timed_search(hnsw, queries, truth, ef=ef)
-        hnsw_points[ef] = {
-            "recall": round(recall, 4),
-            "qps": round(qps),
-            "distances": round(float(hnsw.last_distance_computations.mean()), 1),
-        }
+    hnsw_points = _sweep(hnsw, queries, truth, "ef", sorted(set(cfg.ef_sweep) | {cfg.ef}))
     curves["HNSW (ours)"] = [(p["recall"], p["qps"]) for p in hnsw_points.values()]
     at_ef = hnsw_points[cfg.ef]
 
@@ -281,14 +274,7 @@ def _reproduce(cfg: Config, run: Run, base: np.ndarray, queries: np.ndarray, see
     worst = max(abs(measured - expected) for measured, expected in collisions.values())
     lsh = LSHIndex(cfg.dim, tables=cfg.lsh_tables, bits=cfg.lsh_bits, seed=seed)
     lsh.add(base)
-    lsh_points = {}
-    for probes in cfg.probe_sweep:
-        recall, qps = _timed_search(lsh, queries, truth, probes=probes)
-        lsh_points[probes] = {
-            "recall": round(recall, 4),
-            "qps": round(qps),
-            "distances": round(float(lsh.last_distance_computations.mean()), 1),
-        }
+    lsh_points = _sweep(lsh, queries, truth, "probes", cfg.probe_sweep)
     curves["LSH (ours)"] = [(p["recall"], p["qps"]) for p in lsh_points.values()]
 
     # ---- the libraries people use ----------------------------------------------------------
@@ -359,6 +345,19 @@ def _timed_search(index: Any, queries: np.ndarray, truth: np.ndarray, **override
     began = time.perf_counter()
     _, ids = index.search(queries, truth.shape[1], **override)
     return recall_at_k(ids, truth), len(queries) / (time.perf_counter() - began)
+
+
+def _sweep(index: Any, queries: np.ndarray, truth: np.ndarray, name: str, values: Any) -> dict:
+    """Recall, queries per second and distance computations per query at each setting of ``name``."""
+    points = {}
+    for value in values:
+        recall, qps = _timed_search(index, queries, truth, **{name: value})
+        points[value] = {
+            "recall": round(recall, 4),
+            "qps": round(qps),
+            "distances": round(float(index.last_distance_computations.mean()), 1),
+        }
+    return points
 
 
 def hnswlib_index(base: np.ndarray, M: int, ef_construction: int, seed: int = 0) -> Any:

@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.data.text import encode_chars, random_windows, text_split
@@ -194,17 +193,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         )
         model.eval()
         with torch.no_grad():
-            head_losses = [
-                float(
-                    F.cross_entropy(
-                        model.logits(model.trunk(val_x, features=True), i)[:, : cfg.context - i].flatten(
-                            0, 1
-                        ),
-                        val_y[:, i:].flatten(),
-                    )
-                )
-                for i in range(n)
-            ]
+            head_losses = model.losses(val_x, val_y).tolist()  # head i scored i places further ahead
         models[n] = model
         rows[f"{n}_head"] = {
             "parameters": sum(p.numel() for p in model.parameters()),
