@@ -383,6 +383,16 @@ PAPERS: list[Paper] = [
         takeaway="Heads that predict the next n tokens on one trunk draft tokens for free: self-speculative decoding accepts several per forward pass with exactly the greedy output.",
         module="landmarks.papers.multi_token_prediction",
     ),
+    Paper(
+        id="griffin",
+        title="Griffin: Mixing Gated Linear Recurrences with Local Attention for Efficient Language Models",
+        authors="Soham De, Samuel L. Smith, Anushan Fernando, Aleksandar Botev, George Cristian-Muraru, Albert Gu, et al.",
+        year=2024,
+        url="https://arxiv.org/abs/2402.19427",
+        track=6,
+        takeaway="A gated linear recurrence (the RG-LRU), alone or mixed with local attention, matches a transformer's loss and decodes with a fixed-size state instead of a growing KV cache.",
+        module="landmarks.papers.griffin",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}

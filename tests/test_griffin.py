@@ -1,0 +1,164 @@
+"""Griffin and Hawk (``landmarks.nn.griffin``): the RG-LRU against the plain recurrence and
+Hugging Face's RecurrentGemma, decoding against the whole-sequence forward, local attention's
+window, and the paper's run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from landmarks.cli import main
+from landmarks.nn.griffin import (
+    RGLRU,
+    GriffinConfig,
+    GriffinLM,
+    LocalMQA,
+    RecurrentBlock,
+    rotary,
+    state_bytes,
+)
+
+PATTERNS = {
+    "transformer": (("attention",), 0),
+    "hawk": (("recurrent",), 0),
+    "griffin": (("recurrent", "recurrent", "attention"), 4),
+}
+
+
+def _model(name: str, **kw) -> GriffinLM:
+    pattern, window = PATTERNS[name]
+    cfg = GriffinConfig(vocab_size=11, pattern=pattern, n_layer=3, d_model=16, heads=2, window=window, **kw)
+    return GriffinLM(cfg).double()
+
+
+def test_rg_lru_scan_equals_the_sequential_recurrence_outputs_and_gradients():
+    torch.manual_seed(0)
+    lru = RGLRU(12, 3).double()
+    x = torch.randn(2, 33, 12, dtype=torch.float64, requires_grad=True)
+    fast = lru(x)
+    (gx_fast,) = torch.autograd.grad(fast.square().sum(), x)
+    slow = lru(x, sequential=True)
+    (gx_slow,) = torch.autograd.grad(slow.square().sum(), x)
+    torch.testing.assert_close(fast, slow)
+    torch.testing.assert_close(gx_fast, gx_slow)
+
+
+def test_rg_lru_decay_and_scaling():
+    lru = RGLRU(8, 2)
+    a = torch.exp(-torch.nn.functional.softplus(lru.recurrent_param))  # σ(Λ) as stored
+    assert bool(((a >= 0.9 - 1e-6) & (a <= 0.999 + 1e-6)).all())
+    x = torch.randn(1, 5, 8)
+    at, bt = lru.coefficients(x, torch.arange(5)[:, None] == 0)
+    assert bool(((at > 0) & (at < 1)).all())
+    i = lru._gate(x, lru.input_gate_weight, lru.input_gate_bias)
+    torch.testing.assert_close(bt[:, 0], (i * x)[:, 0])  # no √(1 − a²) at the first token
+    torch.testing.assert_close(bt[:, 1:], (torch.sqrt(1 - at**2) * i * x)[:, 1:])
+
+
+def test_recurrent_block_matches_hugging_face_recurrent_gemma():
+    pytest.importorskip("transformers")
+    from transformers import RecurrentGemmaConfig
+    from transformers.models.recurrent_gemma.modeling_recurrent_gemma import RecurrentGemmaRecurrentBlock
+
+    torch.manual_seed(0)
+    hf_cfg = RecurrentGemmaConfig(
+        hidden_size=16,
+        lru_width=24,
+        num_attention_heads=4,
+        conv1d_width=4,
+        hidden_activation="gelu_pytorch_tanh",
+    )
+    reference = RecurrentGemmaRecurrentBlock(hf_cfg, 0)
+    ours = RecurrentBlock(16, 24, 4, 4)
+    reference.load_state_dict(ours.state_dict(), strict=True)  # the same names and shapes
+    u = torch.randn(2, 9, 16)
+    expected, _ = reference(u, torch.arange(9)[None].expand(2, -1), None, use_cache=False)
+    torch.testing.assert_close(ours(u), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
+def test_decoding_a_token_at_a_time_equals_the_whole_sequence(name: str):
+    torch.manual_seed(1)
+    model = _model(name)
+    idx = torch.randint(0, 11, (3, 13))  # longer than Griffin's window: the ring buffer wraps
+    states = model.init_state(3)
+    stepped = torch.stack([model.step(idx[:, t], states) for t in range(13)], dim=1)
+    torch.testing.assert_close(stepped, model(idx))
+    torch.testing.assert_close(model(idx, sequential=True), model(idx))
+
+
+def test_state_is_fixed_for_hawk_and_griffin_and_grows_for_the_transformer():
+    sizes = {}
+    for name in PATTERNS:
+        model = _model(name)
+        states = model.init_state(2)
+        token = torch.zeros(2, dtype=torch.long)
+        seen = []
+        with torch.no_grad():
+            for t in range(64):
+                model.step(token, states)
+                if t + 1 in (16, 64):
+                    seen.append(state_bytes(states))
+        sizes[name] = seen
+    assert sizes["hawk"][0] == sizes["hawk"][1]
+    assert sizes["griffin"][0] == sizes["griffin"][1]
+    assert sizes["transformer"][1] == 4 * sizes["transformer"][0]
+
+
+def test_local_attention_sees_only_its_window_and_fused_equals_explicit():
+    torch.manual_seed(2)
+    attn = LocalMQA(16, 4, window=3).double()
+    u = torch.randn(1, 10, 16, dtype=torch.float64)
+    out = attn(u)
+    changed = u.clone()
+    changed[:, 2] += 1.0  # position 2 is in the window of queries 2, 3, 4 only
+    moved = (attn(changed) - out).abs().amax(-1)[0]
+    assert bool((moved[[0, 1, 5, 6, 7, 8, 9]] == 0).all()) and bool((moved[2:5] > 0).all())
+    attn.fused = False
+    torch.testing.assert_close(attn(u), out)
+
+
+def test_rotary_scores_depend_on_relative_position_only():
+    torch.manual_seed(3)
+    q, k = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
+
+    def score(i: int, j: int) -> torch.Tensor:
+        return rotary(q[None], torch.tensor([i])) @ rotary(k[None], torch.tensor([j])).T
+
+    torch.testing.assert_close(score(5, 2), score(105, 102))
+    torch.testing.assert_close(rotary(q[None], torch.tensor([0])), q[None])
+
+
+def test_models_have_equal_parameters():
+    from landmarks.papers.griffin import PRESETS, model_configs
+
+    counts = {n: GriffinLM(c).num_parameters() for n, c in model_configs(PRESETS["default"], 65).items()}
+    assert max(counts.values()) / min(counts.values()) < 1.005
+    assert counts["hawk"] == GriffinLM(model_configs(PRESETS["default"], 65)["hawk"]).num_parameters()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("window=200", "window must be between 1"),
+        ("window=0", "window must be between 1"),
+        ("n_layer=2", "n_layer"),
+    ],
+)
+def test_bad_settings_exit_2(setting: str, message: str, capsys: pytest.CaptureFixture[str]):
+    assert main(["run", "griffin", "--quick", "--set", setting]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_quick_run_writes_result(tmp_path: Path):
+    from landmarks.runner import run_paper
+
+    result = run_paper("griffin", out=tmp_path, quick=True, show_progress=False)
+    saved = json.loads((tmp_path / "griffin" / "result.json").read_text())
+    assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
+    decoding = saved["metrics"]["decoding"]
+    assert decoding["hawk"]["state_bytes"][0] == decoding["hawk"]["state_bytes"][-1]
+    assert (tmp_path / "griffin" / "griffin.png").exists()
