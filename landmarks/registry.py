@@ -393,6 +393,16 @@ PAPERS: list[Paper] = [
         takeaway="A gated linear recurrence (the RG-LRU), alone or mixed with local attention, matches a transformer's loss and decodes with a fixed-size state instead of a growing KV cache.",
         module="landmarks.papers.griffin",
     ),
+    Paper(
+        id="layer-pruning",
+        title="The Unreasonable Ineffectiveness of the Deeper Layers",
+        authors="Andrey Gromov, Kushal Tirumala, Hassan Shapourian, Paolo Glorioso, Daniel A. Roberts",
+        year=2024,
+        url="https://arxiv.org/abs/2403.17887",
+        track=6,
+        takeaway="The block of layers that turns the residual stream least lies deep in the network: remove it, heal with a little QLoRA, and the model barely notices.",
+        module="landmarks.papers.layer_pruning",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}

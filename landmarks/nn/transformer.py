@@ -25,9 +25,10 @@ exactly the tokens that recomputing the whole prefix at every step gives (tested
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -308,6 +309,7 @@ class DecoderOnlyTransformer(nn.Module):
         prompt: Tensor | None = None,
         prefix: Sequence[tuple[Tensor, Tensor]] | None = None,
         features: bool = False,
+        causal: bool = True,
     ) -> Tensor:
         """Logits (B, T, V) for token ids (B, T). With ``caches`` (one per layer), ``idx`` are the
         tokens after those already cached, at positions from the cache's length on.
@@ -318,8 +320,11 @@ class DecoderOnlyTransformer(nn.Module):
         per layer the keys and values (h, P, d_k) every position attends first (prefix tuning).
         ``features``: return the residual stream after the last layer, (B, T, d), before the
         final norm and the output layer (a trunk that other heads read, as multi-token
-        prediction's do).
+        prediction's do). ``causal=False``: every position attends every other (bidirectional,
+        as LLM2Vec turns a decoder into an encoder); not with a KV cache.
         """
+        if not causal and caches:
+            raise ValueError("bidirectional attention needs the whole sequence, not a KV cache")
         start = caches[0].length if caches else 0
         x = self.tok_emb(idx)  # (B, T, d)
         n_prompt = 0
@@ -342,7 +347,7 @@ class DecoderOnlyTransformer(nn.Module):
             x = layer(
                 x,
                 attn_mask=windows,
-                causal=True,
+                causal=causal,
                 padding_mask=padding_mask,
                 cache=caches[i] if caches else None,
                 need_weights=need_weights,
@@ -350,6 +355,28 @@ class DecoderOnlyTransformer(nn.Module):
             )
         x = x[:, n_prompt:]
         return x if features else self.lm_head(self.norm_f(x))  # (B, T, d) or (B, T, V)
+
+    def residual_stream(self, idx: Tensor) -> list[Tensor]:
+        """x^0, ..., x^L: the input of every layer and the last layer's output, (B, T, d) each
+        (what a layer adds to the stream is x^(ℓ+1) − x^ℓ; layer-pruning compares them)."""
+        x = self.drop(self.tok_emb(idx) + self.positions(0, idx.shape[1]))
+        windows = self.window_mask(0, idx.shape[1])
+        stream = [x]
+        for layer in self.layers:
+            x = layer(x, attn_mask=windows, causal=True)
+            stream.append(x)
+        return stream
+
+    def without_layers(self, start: int, count: int) -> DecoderOnlyTransformer:
+        """A copy with layers start..start+count−1 removed: x^start feeds layer start+count."""
+        if not (start >= 0 and count >= 0 and start + count <= len(self.layers)):
+            raise ValueError(
+                f"cannot remove layers {start}..{start + count - 1} of a {len(self.layers)}-layer model"
+            )
+        pruned = copy.deepcopy(self)
+        del pruned.layers[start : start + count]
+        pruned.cfg = replace(self.cfg, n_layer=len(pruned.layers))
+        return pruned
 
     def unstack_in_proj(self) -> None:
         """Each attention layer's stacked W^Q; W^K; W^V as an ``nn.Linear`` named
