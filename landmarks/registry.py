@@ -403,6 +403,16 @@ PAPERS: list[Paper] = [
         takeaway="The block of layers that turns the residual stream least lies deep in the network: remove it, heal with a little QLoRA, and the model barely notices.",
         module="landmarks.papers.layer_pruning",
     ),
+    Paper(
+        id="llm2vec",
+        title="LLM2Vec: Large Language Models Are Secretly Powerful Text Encoders",
+        authors="Parishad BehnamGhader, Vaibhav Adlakha, Marius Mosbach, Dzmitry Bahdanau, Nicolas Chapados, Siva Reddy",
+        year=2024,
+        url="https://arxiv.org/abs/2404.05961",
+        track=6,
+        takeaway="Bidirectional attention, masked next-token prediction and unsupervised SimCSE turn a decoder-only language model into a strong text encoder, without labels.",
+        module="landmarks.papers.llm2vec",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
