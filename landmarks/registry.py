@@ -384,6 +384,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.multi_token_prediction",
     ),
     Paper(
+        id="transformer-fam",
+        title="TransformerFAM: Feedback attention is working memory",
+        authors="Dongseong Hwang, Weiran Wang, Zhuoyuan Huo, Khe Chai Sim, Pedro Moreno Mengibar",
+        year=2024,
+        url="https://arxiv.org/abs/2404.09173",
+        track=6,
+        takeaway="Memory tokens that read each block and feed back into the next give sliding-window attention a working memory of fixed size: a passkey far outside the window is retrieved.",
+        module="landmarks.papers.transformer_fam",
+    ),
+    Paper(
         id="griffin",
         title="Griffin: Mixing Gated Linear Recurrences with Local Attention for Efficient Language Models",
         authors="Soham De, Samuel L. Smith, Anushan Fernando, Aleksandar Botev, George Cristian-Muraru, Albert Gu, et al.",

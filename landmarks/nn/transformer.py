@@ -108,18 +108,23 @@ class TransformerLayer(nn.Module):
         need_weights: bool = False,
         prefix_kv: tuple[Tensor, Tensor] | None = None,
         attn_mask: Tensor | None = None,
+        kv: Tensor | None = None,
     ) -> Tensor:
         """x (B, T, d) → (B, T, d). ``padding_mask`` (B, T) and ``memory_padding_mask`` (B, S):
         True at padding. ``memory_kv``: the cross-attention keys and values of ``memory``, when
         the caller projected them once for many decoding steps. ``prefix_kv``: keys and values
         every position attends first (prefix tuning). ``attn_mask``: torch's self-attention mask
-        (True where attention is not allowed), e.g. per head, (1, h, T, S)."""
+        (True where attention is not allowed), e.g. per head, (1, h, T, S). ``kv`` (B, S, d): the
+        positions self-attention reads keys and values from, normalized as x is, when they are not
+        x itself (blockwise attention over a memory, as TransformerFAM's)."""
+        kv_h = kv if kv is None or not self.norm_first else self.norm1(kv)
 
         def self_attention(h: Tensor) -> Tensor:
+            source = h if kv_h is None else kv_h
             out, w = self.self_attn(
                 h,
-                h,
-                h,
+                source,
+                source,
                 padding_mask,
                 attn_mask,
                 causal=causal,
