@@ -24,7 +24,7 @@ from landmarks.engine.run import Run
 from landmarks.engine.train import fit, warmup_cosine
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 
-__all__ = ["BaseSpec", "pretrained_lm"]
+__all__ = ["BaseFields", "BaseSpec", "pretrained_lm"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class BaseSpec:
     d_model: int = 64
     n_head: int = 4
     context: int = 128
-    steps: int = 1500
+    steps: int = 1200
     batch: int = 16
     lr: float = 3e-3
 
@@ -55,6 +55,32 @@ class BaseSpec:
             n_layer=self.n_layer,
             n_head=self.n_head,
             d_model=self.d_model,
+        )
+
+
+@dataclass(frozen=True)
+class BaseFields:
+    """The base's settings as a paper's ``Config`` holds them (``--set base_layers=16``); papers
+    with the same values share one cached model."""
+
+    base_layers: int = 12
+    base_width: int = 64
+    base_heads: int = 4
+    context: int = 128
+    base_steps: int = 1200
+    base_batch: int = 16
+    base_lr: float = 3e-3
+    cache_base: bool = True
+
+    def base(self) -> BaseSpec:
+        return BaseSpec(
+            self.base_layers,
+            self.base_width,
+            self.base_heads,
+            self.context,
+            self.base_steps,
+            self.base_batch,
+            self.base_lr,
         )
 
 

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from landmarks.data.text import encode_chars, random_windows, text_split
 from landmarks.engine import Run, derive_seed, fit, warmup_cosine
-from landmarks.engine.pretrained import BaseSpec, pretrained_lm
+from landmarks.engine.pretrained import BaseFields, pretrained_lm
 from landmarks.nn.lora import add_lora
 from landmarks.nn.nf4 import quantize_linears
 from landmarks.nn.transformer import DecoderOnlyTransformer
@@ -103,15 +103,8 @@ CARD = Card(
 
 
 @dataclass(frozen=True)
-class Config:
-    base_layers: int = 12
-    base_width: int = 64
-    base_heads: int = 4
-    context: int = 128
-    base_steps: int = 1200
-    base_batch: int = 16
-    base_lr: float = 3e-3
-    cache_base: bool = True
+class Config(BaseFields):
+    # the shared base's settings (base_layers, ..., cache_base) come from BaseFields
     fraction: float = 0.25  # of the layers removed for the claims
     curve: tuple[int, ...] = (1, 2, 3, 4, 6, 8)  # block sizes healed for the figure
     distance_windows: int = 256
@@ -125,17 +118,6 @@ class Config:
     @property
     def removed(self) -> int:
         return max(1, round(self.fraction * self.base_layers))
-
-    def base(self) -> BaseSpec:
-        return BaseSpec(
-            self.base_layers,
-            self.base_width,
-            self.base_heads,
-            self.context,
-            self.base_steps,
-            self.base_batch,
-            self.base_lr,
-        )
 
     def validate(self) -> None:
         self.base().validate()

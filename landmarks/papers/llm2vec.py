@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from landmarks.data.paraphrase import corpus_lines, retrieval_set
 from landmarks.data.text import CharVocab, encode_chars, random_windows, text_split
 from landmarks.engine import Run, derive_seed, fit, warmup_cosine
-from landmarks.engine.pretrained import BaseSpec, pretrained_lm
+from landmarks.engine.pretrained import BaseFields, pretrained_lm
 from landmarks.nn.lora import LoRALinear, add_lora
 from landmarks.nn.transformer import DecoderOnlyTransformer
 from landmarks.registry import Card, ClaimSpec
@@ -101,15 +101,8 @@ MASK = "_"  # LLM2Vec's mask token for models that have none
 
 
 @dataclass(frozen=True)
-class Config:
-    base_layers: int = 12
-    base_width: int = 64
-    base_heads: int = 4
-    context: int = 128
-    base_steps: int = 1200
-    base_batch: int = 16
-    base_lr: float = 3e-3
-    cache_base: bool = True
+class Config(BaseFields):
+    # the shared base's settings (base_layers, ..., cache_base) come from BaseFields
     documents: int = 1000
     mntp_steps: int = 200
     mntp_batch: int = 32
@@ -122,17 +115,6 @@ class Config:
     lr: float = 1e-3
     lora_r: int = 16
     lora_alpha: float = 32.0
-
-    def base(self) -> BaseSpec:
-        return BaseSpec(
-            self.base_layers,
-            self.base_width,
-            self.base_heads,
-            self.context,
-            self.base_steps,
-            self.base_batch,
-            self.base_lr,
-        )
 
     def validate(self) -> None:
         self.base().validate()
