@@ -1,17 +1,17 @@
 """Hawk and Griffin (De et al., 2024, "Griffin: Mixing Gated Linear Recurrences with Local
 Attention for Efficient Language Models"), and the MQA transformer they are compared with.
 
-All three share one residual block (Sec. 2.1, Fig. 2): RMSNorm → a temporal-mixing block →
+All three share one residual block (Sec. 2): RMSNorm → a temporal-mixing block →
 residual; RMSNorm → a gated MLP → residual. Only the temporal-mixing block differs:
 
-- **the recurrent block** (Sec. 2.4): two branches of the input, each widened to D_RNN. One is
+- **the recurrent block**: two branches of the input, each widened to D_RNN. One is
   GeLU(W_y x); the other passes a causal depthwise Conv1D (width 4) and the RG-LRU; their
   product is projected back to D.
 - **multi-query attention** (Shazeer, 2019): h query heads share one key head and one value
   head, with rotary positions (Su et al., 2021). Global in the transformer; in Griffin, *local*
   (each token sees the last ``window`` tokens only).
 
-**The Real-Gated Linear Recurrent Unit** (Sec. 2.4, Eq. 1-4), per channel:
+**The Real-Gated Linear Recurrent Unit** (Sec. 2), per channel:
 
     r_t = σ(W_a x_t + b_a)            recurrence gate
     i_t = σ(W_x x_t + b_x)            input gate
@@ -108,7 +108,7 @@ class RGLRU(nn.Module):
 
 
 class RecurrentBlock(nn.Module):
-    """GeLU(W_y x) ⊙ RG-LRU(Conv1D(W_x x)), projected back to D (Fig. 2c)."""
+    """GeLU(W_y x) ⊙ RG-LRU(Conv1D(W_x x)), projected back to D (Sec. 2)."""
 
     def __init__(self, d_model: int, width: int, heads: int, conv_width: int = 4) -> None:
         super().__init__()

@@ -6,8 +6,8 @@ A gated *linear* recurrence, the RG-LRU, replaces attention (Hawk) or shares the
 local attention, two recurrent blocks to one attention block (Griffin). The recurrence is
 linear in its state, so it trains with a parallel scan, and it decodes with a state of fixed
 size, where a transformer's KV cache grows with every token. The paper finds that Hawk and
-Griffin match an MQA transformer's loss at equal compute (Fig. 2), and decode faster, the more
-so the longer the sequence (Fig. 4). The models are in ``landmarks.nn.griffin``.
+Griffin match an MQA transformer's loss at equal compute (Sec. 3.1), and decode faster, the more
+so the longer the sequence (Sec. 5). The models are in ``landmarks.nn.griffin``.
 
 ``reproduce`` trains the three models of one residual block (RMSNorm, temporal mixing, RMSNorm,
 gated MLP) on the same batches of the bundled characters, at equal parameters, and measures:
@@ -52,12 +52,12 @@ CARD = Card(
         ClaimSpec(
             "Hawk's validation loss above the transformer's, equal parameters and tokens (%)",
             "<= 5",
-            "De et al. Fig. 2: Hawk and Griffin scale like the MQA transformer in loss against FLOPs",
+            "De et al. Sec. 3.1: Hawk and Griffin follow the MQA transformer's power law of held-out loss in FLOPs",
         ),
         ClaimSpec(
             "Griffin's validation loss above the transformer's, equal parameters and tokens (%)",
             "<= 5",
-            "De et al. Fig. 2: Griffin's loss is slightly below the transformer's at every scale",
+            "De et al. Sec. 3.1: Griffin's held-out loss is the lowest of the three at every FLOPs budget",
         ),
         ClaimSpec(
             "Decoding state at 4096 tokens over the state at 512, the larger of Hawk's and Griffin's",
@@ -67,7 +67,7 @@ CARD = Card(
         ClaimSpec(
             "Decoding 4096 tokens: the transformer's seconds over the slower of Hawk's and Griffin's",
             ">= 2",
-            "De et al. Fig. 4a: the transformer's latency grows with the length, Hawk's and Griffin's do not",
+            "De et al. Sec. 5: the transformer's sampling latency grows with the length, Hawk's and Griffin's do not",
         ),
     ],
     keeps=[
@@ -89,9 +89,9 @@ CARD = Card(
         "transformer's growing cache weighs less than on an accelerator's memory bandwidth",
     ],
     figures={
-        "De et al., Fig. 2": "held-out loss against training FLOPs: Hawk and Griffin on the MQA transformer's line",
-        "De et al., Fig. 3": "the residual block, the gated MLP and the recurrent block (Conv1D, RG-LRU)",
-        "De et al., Fig. 4": "sampling latency and throughput: the transformer slows with length, Hawk and Griffin do not",
+        "De et al., Sec. 2": "the residual block, the gated MLP and the recurrent block (Conv1D, RG-LRU)",
+        "De et al., Sec. 3.1": "held-out loss against training FLOPs: Hawk and Griffin on the MQA transformer's line",
+        "De et al., Sec. 5": "sampling latency and throughput: the transformer slows with length, Hawk and Griffin do not",
         "De et al., Eq. 1-4": "the RG-LRU: recurrence and input gates, a_t = a^(c r_t), √(1 − a_t²) scaling",
     },
     notes=(

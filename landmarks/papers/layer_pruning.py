@@ -10,12 +10,12 @@ layer ℓ and the stream entering layer ℓ + n (Eq. 7),
 at the last token of each sequence, averaged over a data set; they remove the block ℓ* .. ℓ*+n−1
 with the smallest distance and *heal* the damage with a little QLoRA fine-tuning (Sec. 3). In
 Llama-2-70B nearly half the layers go before question answering suffers, the blocks chosen are
-deep ones, and removing layers from the start instead is far worse (Fig. 1, 2, 6).
+deep ones, and removing layers from the start instead is far worse.
 
 ``reproduce`` starts from the shared 12-layer character model (``landmarks.engine.pretrained``,
 trained once and cached), and measures:
 
-1. the angular distance for every (ℓ, n): the heat map of Fig. 6;
+1. the angular distance for every (ℓ, n), as the paper's heat maps draw it;
 2. validation loss with n layers removed at the most similar block, healed and not, for several
    n, beside removing the first n layers;
 3. for 25 % of the layers (3 of 12): the healed loss against the base healed the same way
@@ -62,12 +62,12 @@ CARD = Card(
             "25 % of the layers removed at the most similar block, healed with QLoRA: validation loss "
             "above the base healed the same way (%)",
             "<= 5",
-            "Gromov et al. Fig. 1-2: Llama-2-70B keeps its QA accuracy with ~45 % of its layers removed",
+            "Gromov et al. (abstract): minimal degradation until a large fraction, up to half, of the layers is removed",
         ),
         ClaimSpec(
             "The chosen block's first layer, as a fraction of the depth (the deeper half: >= 0.5)",
             ">= 0.5",
-            "Gromov et al. Fig. 6: the most similar blocks are the deepest (before the last layer)",
+            "Gromov et al., angular-distance heat maps: the most similar blocks are the deepest, before the last layer",
         ),
         ClaimSpec(
             "Removing the first 25 % of the layers instead, healed the same way: its loss cost over the "
@@ -91,9 +91,9 @@ CARD = Card(
     ],
     figures={
         "Gromov et al., Fig. 1": "the pruning recipe: angular distance, remove the block, heal",
-        "Gromov et al., Fig. 2": "QA accuracy against the fraction of layers removed: flat, then a sharp fall",
-        "Gromov et al., Fig. 6": "angular distance heat maps (start layer × block size): smallest at depth",
-        "Gromov et al., Fig. 4": "C4 loss against layers removed, with and without healing",
+        "Gromov et al., QA curves": "accuracy against the fraction of layers removed: flat, then a sharp fall",
+        "Gromov et al., heat maps": "angular distance (start layer × block size): smallest at depth",
+        "Gromov et al., C4 loss": "loss against layers removed, with and without healing",
     },
     notes=(
         "A cost below 0.1 % of the reference loss (the evaluation's resolution) counts as 0.1 % in the "
