@@ -423,6 +423,16 @@ PAPERS: list[Paper] = [
         takeaway="Bidirectional attention, masked next-token prediction and unsupervised SimCSE turn a decoder-only language model into a strong text encoder, without labels.",
         module="landmarks.papers.llm2vec",
     ),
+    Paper(
+        id="many-shot-icl",
+        title="Many-Shot In-Context Learning",
+        authors="Rishabh Agarwal, Avi Singh, Lei M. Zhang, Bernd Bohnet, Luis Rosias, Stephanie Chan, Biao Zhang, Ankesh Anand, Zaheer Abbas, Azade Nova, John D. Co-Reyes, Eric Chu, Feryal Behbahani, Aleksandra Faust, Hugo Larochelle",
+        year=2024,
+        url="https://arxiv.org/abs/2404.11018",
+        track=6,
+        takeaway="Accuracy keeps rising from a few shots to hundreds, and many shots override what pre-training taught: consistently flipped labels win once the context holds enough of them.",
+        module="landmarks.papers.many_shot_icl",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}
