@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.nn.griffin import state_bytes  # the bytes a decoder carries between tokens
 from landmarks.nn.transformer import TransformerConfig
 
 __all__ = ["FAMConfig", "FAMTransformer", "block_mask", "state_bytes"]
@@ -164,8 +165,3 @@ class FAMTransformer(nn.Module):
 
     def loss(self, idx: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(self(idx).flatten(0, 1), targets.flatten(), ignore_index=-100)
-
-
-def state_bytes(states: list[dict]) -> int:
-    """Bytes of the tensors a decoder carries between tokens (FAM's start is counted once)."""
-    return sum(v.numel() * v.element_size() for s in states for k, v in s.items() if isinstance(v, Tensor))

@@ -39,6 +39,7 @@ from landmarks.engine.pretrained import BaseFields, pretrained_lm
 from landmarks.nn.lora import add_lora
 from landmarks.nn.nf4 import quantize_linears
 from landmarks.nn.transformer import DecoderOnlyTransformer
+from landmarks.papers.peft import mean_loss
 from landmarks.registry import Card, ClaimSpec
 
 __all__ = ["CARD", "PRESETS", "Config", "angular_distances", "heal", "reproduce"]
@@ -219,15 +220,6 @@ def heal(model: DecoderOnlyTransformer, cfg: Config, run: Run, train: Tensor, na
             checkpoint_seconds=math.inf,
         )
     return healed.eval()
-
-
-@torch.no_grad()
-def mean_loss(model: nn.Module, x: Tensor, y: Tensor, batch: int = 64) -> float:
-    total = sum(
-        float(model.loss(x[i : i + batch], y[i : i + batch])) * len(x[i : i + batch])
-        for i in range(0, len(x), batch)
-    )
-    return total / len(x)
 
 
 # ---- the experiment -------------------------------------------------------------------------------
