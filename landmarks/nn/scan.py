@@ -35,14 +35,29 @@ def sequential_scan(a: Tensor, b: Tensor, h0: Tensor | None = None, dim: int = 1
     return torch.stack(out).movedim(0, dim)
 
 
-def _hillis_steele(a: Tensor, b: Tensor) -> Tensor:
-    """The scan along dim 0 (time first: each shift is a contiguous slice)."""
+def _hillis_steele(a: Tensor, b: Tensor, reverse: bool = False) -> Tensor:
+    """The scan along dim 0 (time first: each shift is a contiguous slice); ``reverse`` runs it
+    from the end, h_t = a_t h_{t+1} + b_t. Each round is one fused multiply-add over the tensor
+    into a buffer of its own (two buffers trade places), with no concatenation or temporaries."""
     t, shift = b.shape[0], 1
+    b_bufs, a_bufs = (torch.empty_like(b), torch.empty_like(b)), (torch.empty_like(a), torch.empty_like(a))
+    k = 0
     while shift < t:
-        # position s ≥ shift combines with s − shift; the first `shift` positions are complete
-        b = torch.cat([b[:shift], a[shift:] * b[:-shift] + b[shift:]])
-        a = torch.cat([a[:shift], a[shift:] * a[:-shift]])
-        shift *= 2
+        # forward: position s >= shift combines with s - shift, and the first `shift` are complete
+        if reverse:
+            new, old, done = slice(None, t - shift), slice(shift, None), slice(t - shift, None)
+        else:
+            new, old, done = slice(shift, None), slice(None, t - shift), slice(None, shift)
+        out = b_bufs[k % 2]
+        out[done] = b[done]
+        torch.addcmul(b[new], a[new], b[old], out=out[new])
+        b = out
+        if 2 * shift < t:  # the last round needs no products of the a's
+            out = a_bufs[k % 2]
+            out[done] = a[done]
+            torch.mul(a[new], a[old], out=out[new])
+            a = out
+        shift, k = 2 * shift, k + 1
     return b
 
 
@@ -63,7 +78,7 @@ class _LinearScan(torch.autograd.Function):
     def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         a, h = ctx.saved_tensors
         a_next = torch.cat([a[1:], torch.zeros_like(a[:1])])  # a_{t+1}; nothing after the end
-        g = _hillis_steele(a_next.flip(0), grad_h.flip(0)).flip(0)
+        g = _hillis_steele(a_next, grad_h.contiguous(), reverse=True)
         h_prev = torch.cat([torch.zeros_like(h[:1]), h[:-1]])
         return g * h_prev, g
 
