@@ -109,4 +109,6 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
     sizes = list(saved["metrics"]["decoding_state_bytes"].values())
     assert sizes[0] == sizes[-1]
+    measured = list(saved["metrics"]["decoding_memory_bytes"].values())
+    assert measured[0] > sizes[0]  # the state plus what a step allocates
     assert (tmp_path / "transformer-fam" / "transformer_fam.png").exists()
