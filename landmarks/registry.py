@@ -394,6 +394,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.transformer_fam",
     ),
     Paper(
+        id="ssm-copying",
+        title="Repeat After Me: Transformers are Better than State Space Models at Copying",
+        authors="Samy Jelassi, David Brandfonbrener, Sham M. Kakade, Eran Malach",
+        year=2024,
+        url="https://arxiv.org/abs/2402.01032",
+        track=6,
+        takeaway="A fixed-size state cannot hold a long string: a transformer learns to copy from far fewer examples than a Mamba of the same size, and keeps copying past its training lengths.",
+        module="landmarks.papers.ssm_copying",
+    ),
+    Paper(
         id="griffin",
         title="Griffin: Mixing Gated Linear Recurrences with Local Attention for Efficient Language Models",
         authors="Soham De, Samuel L. Smith, Anushan Fernando, Aleksandar Botev, George Cristian-Muraru, Albert Gu, et al.",

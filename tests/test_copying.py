@@ -59,3 +59,18 @@ def test_nope_and_hard_windows():
     assert torch.equal(tokens, wide.generate(x[:, :3], 6, greedy=True, use_cache=False))
     with pytest.raises(ValueError, match="head_windows"):
         TransformerConfig(vocab_size=11, block_size=8, n_head=2, d_model=16, head_windows=(1,)).validate()
+
+
+def test_ngram_lookup_copies_fails_exactly_on_ambiguous_ngrams():
+    from landmarks.data.copying import ngram_lookup_copies
+
+    task = CopyTask(1, 6, 4)
+
+    def row(letters: list[int]) -> list[int]:
+        r = [task.bos, *letters, task.copy, *letters]
+        return (r + [task.pad] * task.sequence_length)[: task.sequence_length]
+
+    x = torch.tensor([row([0, 1, 2, 3]), row([0, 1, 0, 2]), row([0, 1, 2, 0, 1, 3]), row([1, 1])])
+    assert ngram_lookup_copies(x, task, 1).tolist() == [1.0, 0.0, 0.0, 1.0]  # 0 then 1, later 0 then 2
+    assert ngram_lookup_copies(x, task, 2).tolist() == [1.0, 1.0, 0.0, 1.0]  # (0, 1) then 2, later 3
+    assert ngram_lookup_copies(x, task, 3).tolist() == [1.0, 1.0, 1.0, 1.0]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["IGNORE", "CopyTask", "string_accuracy"]
+__all__ = ["IGNORE", "CopyTask", "ngram_lookup_copies", "string_accuracy"]
 
 IGNORE = -100  # cross_entropy's ignore_index: positions that are not part of the copy
 
@@ -87,3 +87,24 @@ def string_accuracy(logits: Tensor, targets: Tensor) -> Tensor:
     """Per row, 1.0 if every scored position's argmax is right (the whole copy exact)."""
     right = (logits.argmax(-1) == targets) | (targets == IGNORE)
     return right.all(-1).float()
+
+
+def ngram_lookup_copies(x: Tensor, task: CopyTask, n: int) -> Tensor:
+    """Per row of inputs ``x``, 1.0 if copying by n-gram lookup gets the whole string right.
+
+    The lookup is the copying algorithm of Jelassi et al. (Sec. 2.2, Fig. 3): to write the next
+    letter, find where the last n letters written (padded with <bos> at the start) occur in the
+    string and write the letter after them. It fails exactly when some n-gram of the string is
+    followed by two different letters (the end of the string is not scored), so this is the
+    ceiling of a model that copies by hashing n-grams, whatever else it learned.
+    """
+    out = []
+    for row in x.tolist():
+        end = row.index(task.copy)
+        string = row[1:end]
+        padded = [task.bos] * n + string
+        after: dict[tuple[int, ...], set[int]] = {}
+        for i in range(len(string)):  # the n letters before position i, and the letter there
+            after.setdefault(tuple(padded[i : i + n]), set()).add(string[i])
+        out.append(float(all(len(v) == 1 for v in after.values())))
+    return torch.tensor(out)
