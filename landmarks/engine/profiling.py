@@ -6,7 +6,9 @@ torch keeps none, and ``tracemalloc`` sees only Python's own allocations, not te
 work runs under ``torch.profiler`` with ``profile_memory``: every operator's own allocations
 (``self_cpu_memory_usage``) and every free (the ``[memory]`` events) in time order give the live
 bytes after each operator, and their maximum is the peak. Operators are the grain: a
-temporary an operator allocates and frees inside itself is not seen.
+temporary an operator allocates and frees inside itself is not seen. The order comes from the
+profiler's timestamps, which do not always separate an operator from a neighbouring free, so
+two runs of the same work can differ by a small tensor's bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def peak_bytes(fn: Callable[[], T], device: torch.device | str = "cpu") -> tuple
         if change:
             changes.append((e.time_range.start, change))
     live = peak = 0
-    for _, change in sorted(changes, key=lambda c: c[0]):
+    # events stamped at the same microsecond: allocations first, so the peak is not understated
+    for _, change in sorted(changes, key=lambda c: (c[0], c[1] < 0)):
         live += change
         peak = max(peak, live)
     return out, peak
