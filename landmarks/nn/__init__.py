@@ -15,4 +15,7 @@
   with LSTM-style gates.
 - ``ctc``: the CTC loss by the log-space forward-backward recursion with its gradient, equal
   to ``F.ctc_loss``; greedy and prefix beam-search decoding.
+- ``vit``: the Vision Transformer that ``vit``, ``vit-registers``, ``aim`` and ``no-zero-shot``
+  configure (class token, registers, prefix-causal attention, mean pooling), in timm's parameter
+  names; mean attention distance per head; the ViT-Ti/S/B/L constructors.
 """
