@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from landmarks.data.copying import IGNORE, CopyTask, ngram_lookup_copies, string_accuracy
 from landmarks.data.synthetic import batches, eval_set
 from landmarks.engine import Run, fit
+from landmarks.nn.counting import count_params
 from landmarks.nn.ssm import MambaConfig, MambaLM
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 from landmarks.registry import Card, ClaimSpec
@@ -209,10 +210,6 @@ def build_models(cfg: Config, vocab: int, block: int) -> dict[str, nn.Module]:
     return {"transformer": tf, "ssm": ssm}
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch: int = 50) -> float:
     was = model.training
@@ -235,9 +232,9 @@ def reproduce(cfg: Config, run: Run) -> None:
 
     torch.manual_seed(run.seed)
     models = build_models(cfg, train_task.vocab_size, long_task.sequence_length)
-    params = {name: n_params(m) for name, m in models.items()}
+    params = {name: count_params(m) for name, m in models.items()}
     run.metric("parameters", params)
-    run.metric("ssm_state_numbers_per_layer", 2 * cfg.d_model * cfg.d_state)
+    run.metric("ssm_state_numbers_per_layer", models["ssm"].mixers[0].d_inner * cfg.d_state)  # E · N
 
     # what copying by n-gram lookup (Sec. 2.2) could reach on these very strings
     def lookup(x: Tensor, task: CopyTask, n: int) -> float:
