@@ -16,6 +16,7 @@ from landmarks.nn.autoencoder import DiagonalGaussian, KLAutoencoder, latent_sca
 from landmarks.nn.diffusion import (
     DiffusionInputError,
     NoiseSchedule,
+    SamplerStep,
     check_sampling,
     classifier_free_guidance,
     ddim_sample,
@@ -140,7 +141,7 @@ def test_add_noise_and_velocity_match_diffusers(diffusers, name: str) -> None:
     torch.testing.assert_close(ours.add_noise(x0, noise, 700), ref.add_noise(x0, noise, torch.tensor(700)))
 
 
-def _ddpm_cases(t_count: int = 1000) -> list[tuple[str, int | None]]:
+def _ddpm_cases() -> list[tuple[str, int | None]]:
     return [("full", None), ("leading", 10), ("trailing", 10), ("linspace", 7)]
 
 
@@ -290,8 +291,8 @@ def test_samplers_with_the_true_noise_recover_x0(name: str) -> None:
     null = torch.tensor([0, 0])
     for eta in (0.0, 1.0):
         for spacing in ("leading", "trailing"):
-            got = ddim_sample(oracle, s, x0.shape, 10, 3.0, torch.Generator().manual_seed(0),
-                              cond=labels, null_cond=null, eta=eta, spacing=spacing, dtype=F64)  # fmt: skip
+            opts = {"cond": labels, "null_cond": null, "eta": eta, "spacing": spacing, "dtype": F64}
+            got = ddim_sample(oracle, s, x0.shape, 10, 3.0, torch.Generator().manual_seed(0), **opts)
             torch.testing.assert_close(got, x0, atol=1e-6, rtol=0)
     got = ddpm_sample(oracle, s, x0.shape, 50, generator=torch.Generator().manual_seed(1), dtype=F64)
     torch.testing.assert_close(got, x0, atol=1e-6, rtol=0)
@@ -300,13 +301,15 @@ def test_samplers_with_the_true_noise_recover_x0(name: str) -> None:
 def test_ddim_steps_to_the_next_timestep_of_its_schedule() -> None:
     s = _schedule()
     seen: list[tuple[int, int]] = []
-    ddim_sample(
-        _toy_model, s, (1, 1, 2, 2), 7, spacing="trailing", callback=lambda st: seen.append((st.t, st.t_prev))
-    )
+
+    def record(step: SamplerStep) -> None:
+        seen.append((step.t, step.t_prev))
+
+    ddim_sample(_toy_model, s, (1, 1, 2, 2), 7, spacing="trailing", callback=record)
     ts = s.timesteps(7, "trailing").tolist()
     assert seen == list(zip(ts, [*ts[1:], -1]))
     seen.clear()
-    ddim_sample(_toy_model, s, (1, 1, 2, 2), None, timesteps=[999, 600, 250], callback=lambda st: seen.append((st.t, st.t_prev)))  # fmt: skip
+    ddim_sample(_toy_model, s, (1, 1, 2, 2), None, timesteps=[999, 600, 250], callback=record)
     assert seen == [(999, 600), (600, 250), (250, -1)]
 
 
@@ -490,12 +493,11 @@ def test_sampling_on_a_gpu_with_a_cpu_generator_matches_the_cpu() -> None:
     """Noise is drawn where the generator lives, so a seed gives the same samples on any device."""
     model = _unet()
     labels, s = torch.tensor([0, 3]), _schedule()
+    shape, opts = (2, 3, 8, 8), {"cond": labels, "eta": 1.0}
     with torch.no_grad():
-        cpu = ddim_sample(
-            model, s, (2, 3, 8, 8), 4, 2.0, torch.Generator().manual_seed(0), cond=labels, eta=1.0
-        )
-        gpu = ddim_sample(model.cuda(), s, (2, 3, 8, 8), 4, 2.0, torch.Generator().manual_seed(0),
-                          cond=labels.cuda(), eta=1.0)  # fmt: skip
+        cpu = ddim_sample(model, s, shape, 4, 2.0, torch.Generator().manual_seed(0), **opts)
+        opts["cond"] = labels.cuda()
+        gpu = ddim_sample(model.cuda(), s, shape, 4, 2.0, torch.Generator().manual_seed(0), **opts)
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-3, rtol=1e-3)
 

@@ -209,7 +209,7 @@ class KLAutoencoder(nn.Module):
     def loss(
         self, x: Tensor, kl_weight: float = 1e-6, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """(L, reconstruction, KL): L = mean |x − x̃| summed per image + λ_KL · KL, batch-averaged.
+        """(L, reconstruction, KL): L = Σ|x − x̃| + λ_KL · KL, each summed per image, batch-averaged.
 
         Both terms are per image sums, as LDM weighs them, so λ_KL keeps its meaning across sizes.
         """

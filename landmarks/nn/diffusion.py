@@ -48,13 +48,18 @@ The samplers run both branches in one forward call, the null half of the batch f
 
 Parity. The schedules, ``add_noise``, the timesteps and single steps equal diffusers'
 ``DDPMScheduler`` and ``DDIMScheduler`` within 1e-6 in float64 (tests/test_diffusion.py). Where
-this module differs, on purpose: (1) tables are float64 (diffusers builds them in float32) and
-cast to the sample's dtype when used; (2) DDIM's step goes to the next timestep of the schedule,
-where diffusers always steps back by T // steps (the same for "leading" spacing, and for
-"trailing" when steps divide T; never for "linspace", whose stride is (T − 1)/(steps − 1)); (3) "trailing" spacing always gives ``steps`` timesteps (numpy's
-``arange`` gives diffusers one more, a −1, for some step counts, e.g. 61 of 1000); (4) x̂_0 is
-clipped only if asked (``clip_x0``; diffusers clips to [−1, 1] by default, which is wrong for
-latents), and DDIM then re-derives ε̂ from the clipped x̂_0 (diffusers' ``use_clipped_model_output``); (5) no dynamic thresholding, learned variances or zero-terminal-SNR rescaling.
+this module differs, on purpose:
+
+1. Tables are float64 (diffusers builds them in float32), cast to the sample's dtype when used.
+2. DDIM steps to the next timestep of its schedule; diffusers always steps back by T // steps.
+   The two agree for "leading" spacing, and for "trailing" when steps divide T; never for
+   "linspace", whose stride is (T − 1)/(steps − 1).
+3. "trailing" spacing always gives ``steps`` timesteps (numpy's ``arange`` gives diffusers one
+   more, a −1, for some step counts: 62 of 1..1000 at T = 1000).
+4. x̂_0 is clipped only if asked (``clip_x0``; diffusers clips to [−1, 1] by default, wrong for
+   latents), and DDIM then re-derives ε̂ from the clipped x̂_0 (diffusers'
+   ``use_clipped_model_output=True``).
+5. No dynamic thresholding, learned variances or zero-terminal-SNR rescaling.
 
 Public API::
 
