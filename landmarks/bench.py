@@ -342,6 +342,70 @@ def bench_vision(repeats: int) -> list[Measurement]:
     return rows
 
 
+def bench_vision_transformers(repeats: int) -> list[Measurement]:
+    """Images per second of the attention models of issue 11 at their toy runs' sizes: the ViT
+    (vit, vit-registers, aim) and the diffusion UNet, a training step (forward, backward, AdamW)
+    and inference, with the fused attention kernel against the explicit softmax(QKᵀ/√d)V."""
+    import torch.nn.functional as F
+
+    from landmarks.nn.unet import UNet, UNetConfig
+    from landmarks.nn.vit import VisionTransformer, ViTConfig
+
+    def vit(fused: bool) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]]:
+        cfg = ViTConfig(
+            image_size=32, patch_size=4, num_classes=10, d_model=64, depth=6, n_head=4, mlp_ratio=2.0
+        )
+        return VisionTransformer(ViTConfig(**{**cfg.__dict__, "fused": fused})), lambda m, x: m(x)
+
+    def unet(fused: bool) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]]:
+        cfg = UNetConfig(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, norm_groups=8, num_classes=10)
+        model = UNet(UNetConfig(**{**cfg.__dict__, "fused": fused}))
+        labels = torch.arange(64) % 10
+        return model, lambda m, x: m(x, torch.full((len(x),), 500), labels[: len(x)])
+
+    entries = [
+        ("ViT 6×64, patches of 4 on 32×32 (65 tokens)", vit, (128, 3, 32, 32)),
+        ("class-conditional UNet, 32 wide, cross-attention (32×32)", unet, (64, 3, 32, 32)),
+    ]
+    rows = []
+    for name, build, shape in entries:
+        timings: dict[tuple[str, bool], float] = {}
+        for fused in (True, False):
+            torch.manual_seed(0)
+            model, forward = build(fused)
+            x = torch.randn(shape)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+            def train_step(model=model, x=x, optimizer=optimizer, forward=forward) -> None:  # type: ignore[no-untyped-def]
+                out = forward(model, x)
+                loss = F.mse_loss(out, torch.zeros_like(out))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+            def infer(model=model, x=x, forward=forward) -> None:  # type: ignore[no-untyped-def]
+                with torch.no_grad():
+                    forward(model, x)
+
+            model.train()
+            timings["train", fused] = timed(train_step, repeats)
+            model.eval()
+            timings["infer", fused] = timed(infer, repeats)
+        for kind in ("train", "infer"):
+            rows.append(
+                Measurement(
+                    "vision-transformers",
+                    f"{name}, {kind} {'step' if kind == 'train' else 'pass'}, batch {shape[0]}",
+                    "fused",
+                    timings[kind, True],
+                    "explicit",
+                    timings[kind, False],
+                    {"images_per_second_fused": shape[0] / timings[kind, True]},
+                )
+            )
+    return rows
+
+
 def bench_bpe(repeats: int) -> list[Measurement]:
     """Byte-level BPE on the corpus: training to 4,096 tokens, and encoding the held-out plays
     with ours against Hugging Face ``tokenizers`` and ``tiktoken`` loaded with the same merges
@@ -561,6 +625,7 @@ BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "kv-cache": bench_kv_cache,
     "transformer-vs-rnnsearch": bench_transformer_vs_rnnsearch,
     "vision": bench_vision,
+    "vision-transformers": bench_vision_transformers,
 }
 
 

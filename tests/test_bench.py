@@ -30,9 +30,15 @@ def test_unknown_benchmark_and_bad_arguments_exit_2(tmp_path, capsys) -> None:
 
 
 def test_the_issue_s_benchmarks_are_all_there() -> None:
-    assert {"attention", "recurrent", "lm-training", "kv-cache", "transformer-vs-rnnsearch", "vision"} <= set(
-        BENCHMARKS
-    )
+    assert {
+        "attention",
+        "recurrent",
+        "lm-training",
+        "kv-cache",
+        "transformer-vs-rnnsearch",
+        "vision",
+        "vision-transformers",
+    } <= set(BENCHMARKS)
 
 
 def test_timed_is_a_median_and_a_ratio_is_b_over_a() -> None:
