@@ -18,8 +18,10 @@ This module, in that order:
    (the concepts) in chosen colours and places, each with a templated caption ("a red star on
    the left"), concepts drawn at Zipf frequencies p_r ∝ r^(−s) over ranks assigned to the shapes
    at random; the frequency of every concept in the training pairs is counted and saved.
-2. A small CLIP (Radford et al., 2021, Sec. 2.3-2.5): the shared ViT (``landmarks.nn.vit``,
-   mean-pooled, no head) as the image encoder; the shared decoder-only Transformer
+2. A small CLIP (Radford et al., 2021, Sec. 2.3-2.5): a small ConvNet (CLIP's ResNet family in
+   miniature) as the image encoder, or with ``image_encoder="vit"`` the shared ViT
+   (``landmarks.nn.vit``, mean-pooled, no head; too slow a learner for this budget, see the
+   card's notes); the shared decoder-only Transformer
    (``landmarks.nn.transformer``, causal, read at the <eos> token, as CLIP's text encoder) as the
    text encoder; linear projections into a joint space; the symmetric InfoNCE loss over a batch
    with a learned temperature.
@@ -93,7 +95,8 @@ CARD = Card(
         ),
     ],
     keeps=[
-        "CLIP's recipe: an image encoder (a ViT, mean-pooled) and a text encoder (a causal "
+        "CLIP's recipe: an image encoder (a ConvNet, as CLIP's ResNets; the shared ViT, mean-pooled, "
+        "with --set image_encoder=vit) and a text encoder (a causal "
         "Transformer read at the <eos> token), linear projections to a joint space, L2-normalized "
         "embeddings, the symmetric InfoNCE loss over in-batch pairs with a learned temperature "
         "(initialized at 0.07, logit scale clipped at 100)",
@@ -105,10 +108,12 @@ CARD = Card(
     ],
     shrinks=[
         "4,029 concepts in 5 web-scale sets (3 M to 400 M pairs) → 10 concepts (the procedural "
-        "shapes) in 20,000 generated 32×32 image–caption pairs, frequencies Zipf with exponent 2 "
-        "(the most common concept 100 × the rarest: two decades, where the paper spans about six)",
-        "34 pretrained models (ResNet-50 to ViT-bigG) → one CLIP of about 0.2 M parameters (ViT: "
-        "4×4 patches, width 64, 3 blocks; text: width 64, 2 layers) trained from scratch per seed",
+        "shapes) in 20,000 generated 32×32 image–caption pairs, frequencies Zipf with exponent 3 "
+        "(the most common concept 1000 × the rarest in expectation: three decades, about 17 to "
+        "17,000 pairs, where the paper spans about six)",
+        "34 pretrained models (ResNet-50 to ViT-bigG) → one CLIP of about 0.4 M parameters (image: "
+        "six 3×3 convolutions at widths 32, 64, 128; text: width 64, 2 layers; a 64-d joint "
+        "space), trained from scratch per seed for 1,000 steps of 128 pairs (about 6 epochs)",
         "captions from web alt-text → templated captions of 1 to 6 words (shape, and colour and "
         "place each named half of the time), tokenized at word level (25 words)",
         "the test sets (ImageNet, CIFAR, …) → a balanced held-out set of 100 images per concept",
@@ -125,8 +130,21 @@ CARD = Card(
     notes=(
         "The Zipf ranks are assigned to the ten shapes by a seeded permutation, so a shape's "
         "difficulty and its frequency are not confounded in one fixed way: each seed is a "
-        "different assignment. The image encoder is the shared ViT configured as CLIP's (mean "
-        "pooling, no class token), not a ConvNet."
+        "different assignment; the rank of each shape is in the log and the plot. "
+        "Why a ConvNet and not the shared ViT: the ViT configured as CLIP's (4×4 patches, width 64, "
+        "3 blocks, mean-pooled, no class token) learns these shapes too slowly for the budget. "
+        "In development (seed 0, Zipf exponent 2), CLIP with that ViT ended 1,500 steps at a "
+        "contrastive loss of 3.53 (ln 128 = 4.85 at chance) and 29 % mean zero-shot accuracy, "
+        "its per-concept accuracy set by each shape's difficulty rather than its count (R² 0.07); "
+        "trained supervised on 10,000 balanced shapes, that ViT reached 42 % test accuracy after "
+        "600 steps where the ConvNet reached 99 % after 400. The ViT is kept as an option "
+        "(--set image_encoder=vit). "
+        "Why exponent 3: with the ConvNet at exponent 2 (counts 126 to 12,929; 1,000 steps; seed 0) "
+        "the model was saturated on most concepts (mean 86 %, nine of ten at 83-100 %, frame at "
+        "24 %), slope 19 points per decade but R² 0.29: the tail did not reach the counts at which "
+        "accuracy still depends on data. The exponent was raised to 3 after that run so that the "
+        "rarest concepts get tens of pairs; the thresholds (slope > 0, R² ≥ 0.7, the catalog's) "
+        "were fixed before any run and not changed."
     ),
 )
 
@@ -408,6 +426,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     test = pairs_data.generate_pairs(k * cfg.test_per_concept, run.seed, "test", None, cfg.mention)
     counts = pairs_data.concept_counts(train.concepts)
     run.metric("concept_counts", dict(zip(pairs_data.CONCEPTS, counts)))
+    run.metric("zipf_ranks", {pairs_data.CONCEPTS[c]: r + 1 for r, c in enumerate(order.tolist())})
     run.log(
         f"{cfg.n_train} pairs; concept counts "
         + ", ".join(f"{pairs_data.CONCEPTS[c]} {counts[c]}" for c in order.tolist())
