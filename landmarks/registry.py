@@ -443,6 +443,16 @@ PAPERS: list[Paper] = [
         takeaway="Accuracy keeps rising from a few shots to hundreds, and many shots override what pre-training taught: consistently flipped labels win once the context holds enough of them.",
         module="landmarks.papers.many_shot_icl",
     ),
+    Paper(
+        id="no-zero-shot",
+        title='No "Zero-Shot" Without Exponential Data: Pretraining Concept Frequency Determines Multimodal Model Performance',
+        authors="Vishaal Udandarao, Ameya Prabhu, Adhiraj Ghosh, Yash Sharma, Philip H. S. Torr, Adel Bibi, Samuel Albanie, Matthias Bethge",
+        year=2024,
+        url="https://arxiv.org/abs/2404.04125",
+        track=6,
+        takeaway="A CLIP model's zero-shot accuracy on a concept is linear in the log of how often the concept was in its pretraining data: each fixed gain needs a constant multiple of data.",
+        module="landmarks.papers.no_zero_shot",
+    ),
 ]
 
 _BY_ID = {p.id: p for p in PAPERS}

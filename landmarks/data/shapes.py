@@ -138,13 +138,24 @@ def _uniform(g: torch.Generator, *shape: int, low: float = 0.0, high: float = 1.
     return low + (high - low) * torch.rand(shape, generator=g)
 
 
-def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
-    """Images (N, 3, 32, 32) in [0, 1] for ``labels`` (N,), all randomness from ``g``."""
+def _draw(
+    labels: Tensor, g: torch.Generator, object_colours: Tensor | None = None, places: Tensor | None = None
+) -> Tensor:
+    """Images (N, 3, 32, 32) in [0, 1] for ``labels`` (N,), all randomness from ``g``.
+
+    ``object_colours`` (N, 3) in [0, 1] fixes each object's colour (the background is then drawn 0.35 to
+    0.65 away from it, the rule below run backwards); ``places`` (N, 2) in [0, 1] fixes where its
+    centre lies, as a fraction of the free range along x and y. Without them both are random, and
+    the random draws are exactly those of the original set (same seed, same images).
+    """
     n = len(labels)
     ys, xs = torch.meshgrid(torch.arange(SIZE) + 0.5, torch.arange(SIZE) + 0.5, indexing="ij")  # (H, W)
 
     # Background: a random colour with a linear gradient of up to ±0.15 across the image.
-    base = _uniform(g, n, 3, 1, 1)
+    if object_colours is None:
+        base = _uniform(g, n, 3, 1, 1)
+    else:
+        base = (object_colours[:, :, None, None] - _uniform(g, n, 3, 1, 1, low=0.35, high=0.65)) % 1.0
     slope = _uniform(g, n, 3, 2, low=-0.3, high=0.3)
     image = (
         base + slope[..., 0, None, None] * (xs / SIZE - 0.5) + slope[..., 1, None, None] * (ys / SIZE - 0.5)
@@ -165,8 +176,11 @@ def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
     # The object: pixel positions in its own frame, (u, v) = R(−θ)(p − c) / s.
     scale = _uniform(g, n, low=5.5, high=11.0)
     margin = 0.7 * scale
-    cx = margin + (SIZE - 2 * margin) * _uniform(g, n)
-    cy = margin + (SIZE - 2 * margin) * _uniform(g, n)
+    if places is None:
+        cx = margin + (SIZE - 2 * margin) * _uniform(g, n)
+        cy = margin + (SIZE - 2 * margin) * _uniform(g, n)
+    else:
+        cx, cy = (margin + (SIZE - 2 * margin) * places[:, i] for i in (0, 1))
     theta = _uniform(g, n, high=2 * math.pi)
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     ox, oy = xs - cx[:, None, None], ys - cy[:, None, None]
@@ -179,7 +193,10 @@ def _draw(labels: Tensor, g: torch.Generator) -> Tensor:
             sdf[idx] = shape(u[idx], v[idx])
     coverage = (0.5 + sdf * s).clamp(0, 1)[:, None]  # distance in pixels → anti-aliased edge
     # Its colour: each channel 0.35 to 0.65 away from the background's (mod 1), never faint.
-    colour = (base + _uniform(g, n, 3, 1, 1, low=0.35, high=0.65)) % 1.0
+    if object_colours is None:
+        colour = (base + _uniform(g, n, 3, 1, 1, low=0.35, high=0.65)) % 1.0
+    else:
+        colour = object_colours[:, :, None, None]
     image = image + coverage * (colour - image)
 
     image = image + 0.04 * torch.randn(image.shape, generator=g)
