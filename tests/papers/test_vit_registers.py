@@ -1,0 +1,92 @@
+"""vit-registers: the outlier rule counts a known number of outliers, the entropy is log N for a
+uniform map and 0 for a one-hot one, both models start from the same weights, bad settings exit
+2, and a quick run writes its claims and figure."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from landmarks.cli import main
+from landmarks.papers.vit_registers import (
+    MAD_TO_SIGMA,
+    PRESETS,
+    attention_entropy,
+    build_pair,
+    class_token_attention,
+    count_outliers,
+    outlier_threshold,
+)
+
+
+def test_outlier_threshold_is_median_plus_z_robust_sigmas():
+    norms = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])  # median 3, absolute deviations 2 1 0 1 2: MAD 1
+    assert outlier_threshold(norms, 3.5) == pytest.approx(3 + 3.5 * MAD_TO_SIGMA)
+
+
+def test_count_outliers_finds_the_planted_high_norm_tokens():
+    bulk = torch.linspace(9.0, 11.0, 4096).reshape(64, 64)  # median 10, MAD 0.5: threshold 12.6 > 11
+    assert count_outliers(bulk, 3.5) == 0
+    norms = bulk.clone()
+    planted = torch.randperm(norms.numel(), generator=torch.Generator().manual_seed(0))[:37]
+    norms.view(-1)[planted] = 100.0  # ten times the bulk, as the paper's outliers
+    assert count_outliers(norms, 3.5) == 37
+    assert count_outliers(norms * 7.0, 3.5) == 37  # scale-free
+    assert count_outliers(norms, 1e3) == 0  # a cut-off beyond them counts none
+
+
+def test_attention_entropy_uniform_is_log_n_and_one_hot_is_zero():
+    n = 64
+    uniform = torch.full((2, 3, n), 1.0 / n)
+    assert torch.allclose(attention_entropy(uniform), torch.full((2, 3), math.log(n)))
+    one_hot = torch.zeros(2, 3, n)
+    one_hot[..., 5] = 1.0
+    assert torch.equal(attention_entropy(one_hot), torch.zeros(2, 3))
+    two = torch.zeros(n)
+    two[:2] = 3.0  # unnormalized: renormalized to 1/2, 1/2
+    assert float(attention_entropy(two)) == pytest.approx(math.log(2))
+
+
+def test_models_share_every_initial_weight_but_the_registers():
+    cfg = PRESETS["quick"]
+    plain, with_registers = build_pair(cfg, seed=3).values()
+    assert with_registers.reg_token.shape == (1, cfg.registers, cfg.d_model)
+    other = with_registers.state_dict()
+    for name, value in plain.state_dict().items():
+        assert torch.equal(value, other[name]), name
+    # and the class token's attention row, renormalized, is a distribution over the patches
+    trace = with_registers.forward_trace(torch.randn(2, 3, 32, 32), need_weights=True)
+    attn = class_token_attention(with_registers, trace.attention[-1])
+    assert attn.shape == (2, cfg.n_head, 64)
+    assert torch.allclose(attn.sum(-1), torch.ones(2, cfg.n_head))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["registers=-1", "registers=0", "outlier_z=0", "outlier_z=-2", "attention_images=9", "n_head=3"],
+)
+def test_bad_settings_exit_2(setting: str):
+    assert main(["run", "vit-registers", "--quick", "--set", setting]) == 2
+
+
+def test_quick_run_writes_claims_and_figure(tmp_path: Path):
+    from landmarks.runner import run_paper
+
+    result = run_paper("vit-registers", out=tmp_path, quick=True, show_progress=False)
+    saved = json.loads((tmp_path / "vit-registers" / "result.json").read_text())
+    assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
+    assert len(saved["claims"]) == 4
+    models = saved["metrics"]["models"]
+    assert set(models) == {"no registers", f"{PRESETS['quick'].registers} registers"}
+    for m in models.values():
+        assert 0 <= m["test_accuracy"] <= 1
+        assert len(m["outliers_per_block"]) == PRESETS["quick"].depth
+        assert 0 <= m["class_attention_entropy"] <= math.log(64) + 1e-6
+    hist = saved["metrics"]["patch_norm_histogram"]
+    n_tokens = PRESETS["quick"].n_test * 64
+    assert all(sum(c) == n_tokens for c in hist["counts"].values())  # every token in a bin
+    assert (tmp_path / "vit-registers" / "registers.png").stat().st_size > 0
