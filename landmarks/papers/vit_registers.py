@@ -54,6 +54,7 @@ __all__ = [
     "count_outliers",
     "decay_groups",
     "measure",
+    "neighbour_similarity",
     "outlier_threshold",
     "reproduce",
 ]
@@ -193,6 +194,28 @@ def class_token_attention(model: VisionTransformer, weights: Tensor) -> Tensor:
     return row / row.sum(dim=-1, keepdim=True)
 
 
+def neighbour_similarity(images: Tensor, patch_size: int) -> Tensor:
+    """(B, C, H, W) → (B, N): for each patch, the mean cosine similarity of its pixels (centred per
+    patch) with those of its up to 4 grid neighbours. Sec. 2.1, Fig. 5a: the outliers sit on patches
+    much like their neighbours, i.e. redundant, low-information ones."""
+    b = images.shape[0]
+    grid = images.shape[-1] // patch_size
+    patches = F.unfold(images.float(), patch_size, stride=patch_size)  # (B, C·P², N)
+    patches = patches - patches.mean(dim=1, keepdim=True)
+    patches = F.normalize(patches, dim=1).view(b, -1, grid, grid)  # (B, C·P², rows, cols)
+    total = torch.zeros(b, grid, grid)
+    count = torch.zeros(grid, grid)
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        rows = slice(max(0, -dr), grid - max(0, dr))  # the patches that have this neighbour
+        cols = slice(max(0, -dc), grid - max(0, dc))
+        shifted_rows = slice(rows.start + dr, rows.stop + dr)
+        shifted_cols = slice(cols.start + dc, cols.stop + dc)
+        cos = (patches[:, :, rows, cols] * patches[:, :, shifted_rows, shifted_cols]).sum(dim=1)
+        total[:, rows, cols] += cos.cpu()
+        count[rows, cols] += 1
+    return (total / count).flatten(1)  # (B, N), row-major as the patches
+
+
 # ---- the experiment -------------------------------------------------------------------------
 
 
@@ -305,13 +328,13 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def _quantiles(norms: Tensor) -> dict[str, float]:
     flat = norms.flatten().double()
-    q = torch.quantile(flat, torch.tensor([0.5, 0.99, 0.999], dtype=torch.float64)).tolist()
-    median = q[0]
+    q = torch.quantile(flat, torch.tensor([0.99, 0.999], dtype=torch.float64)).tolist()
+    median = float(flat.median())  # as outlier_threshold takes it
     return {
         "median": median,
         "mad": float((flat - median).abs().median()),
-        "p99": q[1],
-        "p99_9": q[2],
+        "p99": q[0],
+        "p99_9": q[1],
         "max": float(flat.max()),
         "max_over_median": float(flat.max()) / median,
     }
@@ -383,6 +406,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         )
         return hits / len(y_test)
 
+    similarity = neighbour_similarity(data.x_test, cfg.patch_size)  # (B, N), of the pixels alone
     models = build_pair(cfg, derive_seed(run.seed, run.paper, "init"), data.num_classes)
     results: dict[str, dict] = {}
     measured: dict[str, dict[str, Tensor]] = {}
@@ -403,6 +427,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         measured[name] = m
         last = m["block_norms"][-1]  # (B, N): the last block's patch tokens
         outliers = count_outliers(last, cfg.outlier_z)
+        is_outlier = last > outlier_threshold(last, cfg.outlier_z)  # (B, N)
         entropy = attention_entropy(m["class_attention"])  # (B, h)
         errors = history.extra.get("error", [])[-50:]
         results[name] = {
@@ -415,6 +440,9 @@ def reproduce(cfg: Config, run: Run) -> None:
             "outliers": outliers,
             "outlier_percent": 100 * outliers / last.numel(),
             "outliers_per_block": [count_outliers(b, cfg.outlier_z) for b in m["block_norms"]],
+            # Fig. 5a: are the outliers on patches like their neighbours? (None with no outliers)
+            "neighbour_similarity_outliers": float(similarity[is_outlier].mean()) if outliers else None,
+            "neighbour_similarity_all": float(similarity.mean()),
             "class_token_norm_median": float(m["class_norms"].median()),
             "register_norm_median": float(m["register_norms"].median()) if cfg.registers else None,
             "class_attention_entropy": float(entropy.mean()),

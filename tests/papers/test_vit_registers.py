@@ -19,6 +19,7 @@ from landmarks.papers.vit_registers import (
     build_pair,
     class_token_attention,
     count_outliers,
+    neighbour_similarity,
     outlier_threshold,
 )
 
@@ -49,6 +50,14 @@ def test_attention_entropy_uniform_is_log_n_and_one_hot_is_zero():
     two = torch.zeros(n)
     two[:2] = 3.0  # unnormalized: renormalized to 1/2, 1/2
     assert float(attention_entropy(two)) == pytest.approx(math.log(2))
+
+
+def test_neighbour_similarity_is_one_on_a_tiled_image_and_near_zero_on_noise():
+    tile = torch.rand(1, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    tiled = tile.repeat(2, 1, 8, 8)  # (2, 3, 32, 32): every patch the same
+    assert torch.allclose(neighbour_similarity(tiled, 4), torch.ones(2, 64), atol=1e-5)
+    noise = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    assert neighbour_similarity(noise, 4).mean().abs() < 0.05
 
 
 def test_models_share_every_initial_weight_but_the_registers():
