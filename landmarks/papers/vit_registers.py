@@ -342,14 +342,15 @@ def _quantiles(norms: Tensor) -> dict[str, float]:
 
 @torch.no_grad()
 def measure(model: VisionTransformer, x: Tensor, chunk: int = 250) -> dict[str, Tensor]:
-    """One traced pass over ``x``: the norms of every block's patch tokens (depth, B, N), of the last
-    block's registers (B, R) and class token (B,), and the class token's last-block attention
+    """One traced pass over ``x``: the norms of every block's patch tokens (depth, B, N) and of the
+    patch tokens after the final norm (B, N), of the last block's registers (B, R) and class token (B,), and the class token's last-block attention
     over the patches (B, h, N) and on the registers (B,)."""
     model.eval()
-    block_norms, reg_norms, cls_norms, cls_attn, on_registers = [], [], [], [], []
+    block_norms, final_norms, reg_norms, cls_norms, cls_attn, on_registers = [], [], [], [], [], []
     for i in range(0, len(x), chunk):
         trace = model.forward_trace(x[i : i + chunk], need_weights=True)
         block_norms.append(torch.stack([b[:, model.patch_slice].norm(dim=-1) for b in trace.blocks]))
+        final_norms.append(trace.features[:, model.patch_slice].norm(dim=-1))  # after the final norm
         last = trace.blocks[-1]  # (B, T, D), before the final norm
         reg_norms.append(last[:, model.register_slice].norm(dim=-1))
         cls_norms.append(last[:, 0].norm(dim=-1))
@@ -358,6 +359,7 @@ def measure(model: VisionTransformer, x: Tensor, chunk: int = 250) -> dict[str, 
         on_registers.append(weights[:, :, 0, model.register_slice].sum(dim=-1).mean(dim=1))
     return {
         "block_norms": torch.cat(block_norms, dim=1).cpu(),  # (depth, B, N)
+        "final_norms": torch.cat(final_norms).cpu(),  # (B, N)
         "register_norms": torch.cat(reg_norms).cpu(),
         "class_norms": torch.cat(cls_norms).cpu(),
         "class_attention": torch.cat(cls_attn).cpu(),  # (B, h, N)
@@ -439,6 +441,7 @@ def reproduce(cfg: Config, run: Run) -> None:
             "outlier_threshold": outlier_threshold(last, cfg.outlier_z),
             "outliers": outliers,
             "outlier_percent": 100 * outliers / last.numel(),
+            "outliers_after_final_norm": count_outliers(m["final_norms"], cfg.outlier_z),
             "outliers_per_block": [count_outliers(b, cfg.outlier_z) for b in m["block_norms"]],
             # Fig. 5a: are the outliers on patches like their neighbours? (None with no outliers)
             "neighbour_similarity_outliers": float(similarity[is_outlier].mean()) if outliers else None,
