@@ -447,7 +447,7 @@ def reproduce(cfg: Config, run: Run) -> None:
             "neighbour_similarity_outliers": float(similarity[is_outlier].mean()) if outliers else None,
             "neighbour_similarity_all": float(similarity.mean()),
             "class_token_norm_median": float(m["class_norms"].median()),
-            "register_norm_median": float(m["register_norms"].median()) if cfg.registers else None,
+            "register_norm_median": float(m["register_norms"].median()) if model.cfg.registers else None,
             "class_attention_entropy": float(entropy.mean()),
             "class_attention_entropy_per_head": entropy.mean(dim=0).tolist(),
             "class_attention_on_registers": float(m["class_attention_on_registers"].mean()),
