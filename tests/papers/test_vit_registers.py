@@ -21,23 +21,34 @@ from landmarks.papers.vit_registers import (
     count_outliers,
     neighbour_similarity,
     outlier_threshold,
+    robust_z_tail,
 )
 
 
-def test_outlier_threshold_is_median_plus_z_robust_sigmas():
-    norms = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])  # median 3, absolute deviations 2 1 0 1 2: MAD 1
-    assert outlier_threshold(norms, 3.5) == pytest.approx(3 + 3.5 * MAD_TO_SIGMA)
+def test_outlier_threshold_is_the_gap_times_the_bulk_quantile():
+    norms = torch.arange(1.0, 101.0)  # 95th percentile (linear interpolation) 95.05
+    assert outlier_threshold(norms, 0.95, 1.5) == pytest.approx(1.5 * 95.05)
+    assert outlier_threshold(norms, 0.5, 2.0) == pytest.approx(2 * 50.5)
 
 
-def test_count_outliers_finds_the_planted_high_norm_tokens():
-    bulk = torch.linspace(9.0, 11.0, 4096).reshape(64, 64)  # median 10, MAD 0.5: threshold 12.6 > 11
-    assert count_outliers(bulk, 3.5) == 0
+def test_count_outliers_finds_a_planted_second_mode_but_not_a_tail():
+    g = torch.Generator().manual_seed(0)
+    bulk = 10 + torch.randn(64, 64, generator=g).abs() * 2  # a unimodal, right-skewed histogram
+    assert count_outliers(bulk) == 0
+    assert robust_z_tail(bulk) > 0  # the tail count sees its tail all the same
     norms = bulk.clone()
-    planted = torch.randperm(norms.numel(), generator=torch.Generator().manual_seed(0))[:37]
-    norms.view(-1)[planted] = 100.0  # ten times the bulk, as the paper's outliers
-    assert count_outliers(norms, 3.5) == 37
-    assert count_outliers(norms * 7.0, 3.5) == 37  # scale-free
-    assert count_outliers(norms, 1e3) == 0  # a cut-off beyond them counts none
+    planted = torch.randperm(norms.numel(), generator=g)[:82]  # 2 %, as the paper's
+    norms.view(-1)[planted] = 100.0  # about ten times the bulk, as the paper's outliers
+    assert count_outliers(norms) == 82
+    assert count_outliers(norms * 7.0) == 82  # scale-free
+    assert count_outliers(norms, 0.95, 20.0) == 0  # a gap beyond them counts none
+
+
+def test_robust_z_tail_is_median_plus_z_robust_sigmas():
+    norms = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])  # median 3, absolute deviations 2 1 0 1 2: MAD 1
+    assert robust_z_tail(norms, 1.0) == 1  # only 5 > 3 + 1.4826
+    assert robust_z_tail(norms, 0.6) == 2  # 4 and 5 > 3 + 0.89
+    assert robust_z_tail(norms, 2 / MAD_TO_SIGMA) == 0  # 5 is not above 3 + 2
 
 
 def test_attention_entropy_uniform_is_log_n_and_one_hot_is_zero():
@@ -76,7 +87,15 @@ def test_models_share_every_initial_weight_but_the_registers():
 
 @pytest.mark.parametrize(
     "setting",
-    ["registers=-1", "registers=0", "outlier_z=0", "outlier_z=-2", "attention_images=9", "n_head=3"],
+    [
+        "registers=-1",
+        "registers=0",
+        "mode_gap=1",
+        "bulk_quantile=1",
+        "tail_z=0",
+        "attention_images=9",
+        "n_head=3",
+    ],
 )
 def test_bad_settings_exit_2(setting: str):
     assert main(["run", "vit-registers", "--quick", "--set", setting]) == 2
