@@ -414,6 +414,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.griffin",
     ),
     Paper(
+        id="vit-registers",
+        title="Vision Transformers Need Registers",
+        authors="Timothée Darcet, Maxime Oquab, Julien Mairal, Piotr Bojanowski",
+        year=2024,
+        url="https://arxiv.org/abs/2309.16588",
+        track=6,
+        takeaway="Large ViTs recycle a few background patches as scratch space, which leave with outsized norms and spoil the attention maps; a few extra learned tokens, thrown away at the output, take over that role.",
+        module="landmarks.papers.vit_registers",
+    ),
+    Paper(
         id="layer-pruning",
         title="The Unreasonable Ineffectiveness of the Deeper Layers",
         authors="Andrey Gromov, Kushal Tirumala, Hassan Shapourian, Paolo Glorioso, Daniel A. Roberts",
