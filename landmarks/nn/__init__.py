@@ -18,4 +18,11 @@
 - ``vit``: the Vision Transformer that ``vit``, ``vit-registers``, ``aim`` and ``no-zero-shot``
   configure (class token, registers, prefix-causal attention, mean pooling), in timm's parameter
   names; mean attention distance per head; the ViT-Ti/S/B/L constructors.
+- ``diffusion``: β schedules, forward noising, ε/x_0/v conversions, DDPM and DDIM steps and
+  sampling loops, classifier-free guidance, the simple loss; equal to diffusers' schedulers.
+  Shared by ``latent-diffusion`` and ``imagine-flash``.
+- ``unet``: a small conditional UNet (timestep embedding, ResBlocks, self- and cross-attention
+  at low resolution, a learned class embedding with a null token for guidance).
+- ``autoencoder``: a small KL-regularized autoencoder (diagonal Gaussian latent, closed-form
+  KL, the latent scale factor) for diffusion in latent space.
 """

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from landmarks.data.copying import IGNORE, CopyTask, ngram_lookup_copies, string_accuracy
 from landmarks.data.synthetic import batches, eval_set
 from landmarks.engine import Run, fit
+from landmarks.nn.counting import count_params
 from landmarks.nn.ssm import MambaConfig, MambaLM
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 from landmarks.registry import Card, ClaimSpec
@@ -209,10 +210,6 @@ def build_models(cfg: Config, vocab: int, block: int) -> dict[str, nn.Module]:
     return {"transformer": tf, "ssm": ssm}
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch: int = 50) -> float:
     was = model.training
@@ -235,36 +232,29 @@ def reproduce(cfg: Config, run: Run) -> None:
 
     torch.manual_seed(run.seed)
     models = build_models(cfg, train_task.vocab_size, long_task.sequence_length)
-    params = {name: n_params(m) for name, m in models.items()}
+    params = {name: count_params(m) for name, m in models.items()}
     run.metric("parameters", params)
-    run.metric("ssm_state_numbers_per_layer", 2 * cfg.d_model * cfg.d_state)
+    run.metric("ssm_state_numbers_per_layer", models["ssm"].mixers[0].d_inner * cfg.d_state)  # E · N
+
     # what copying by n-gram lookup (Sec. 2.2) could reach on these very strings
+    def lookup(x: Tensor, task: CopyTask, n: int) -> float:
+        return round(float(ngram_lookup_copies(x.cpu(), task, n).mean()), 4)
+
     ceilings = {
         f"{n}-gram": {
-            "accuracy": round(float(ngram_lookup_copies(val[0].cpu(), train_task, n).mean()), 4),
-            "accuracy_at_2L": round(float(ngram_lookup_copies(long[0].cpu(), long_task, n).mean()), 4),
+            "accuracy": lookup(val[0], train_task, n),
+            "accuracy_at_2L": lookup(long[0], long_task, n),
         }
         for n in (1, 2, 3)
     }
     run.metric("ngram_lookup_ceilings", ceilings)
     lengths = list(range(1, 2 * cfg.max_length + 1))
+    fixed = {n: CopyTask(n, n, cfg.alphabet) for n in lengths}  # strings of exactly n letters
     by_length_sets = {
-        n: tuple(
-            t.to(device) for t in eval_set(CopyTask(n, n, cfg.alphabet), run.seed, cfg.per_length, "test")
-        )
-        for n in lengths
+        n: tuple(t.to(device) for t in eval_set(fixed[n], run.seed, cfg.per_length, "test")) for n in lengths
     }
-    by_length: dict[str, list[float]] = {
-        f"{k}-gram lookup": [
-            round(
-                float(
-                    ngram_lookup_copies(by_length_sets[n][0].cpu(), CopyTask(n, n, cfg.alphabet), k).mean()
-                ),
-                4,
-            )
-            for n in lengths
-        ]
-        for k in (2, 3)
+    by_length = {
+        f"{k}-gram lookup": [lookup(by_length_sets[n][0], fixed[n], k) for n in lengths] for k in (2, 3)
     }
 
     results: dict[str, dict] = {}

@@ -13,14 +13,15 @@ import torch
 
 from landmarks.cli import main
 from landmarks.data.copying import CopyTask
-from landmarks.papers.ssm_copying import PRESETS, Config, build_models, examples_ratio, n_params
+from landmarks.nn.counting import count_params
+from landmarks.papers.ssm_copying import PRESETS, Config, build_models, examples_ratio
 
 
 def test_default_models_have_about_equal_parameters():
     cfg = PRESETS["default"]
     task = CopyTask(1, cfg.max_length, cfg.alphabet)
     models = build_models(cfg, task.vocab_size, 2 * task.sequence_length)
-    tf, ssm = n_params(models["transformer"]), n_params(models["ssm"])
+    tf, ssm = count_params(models["transformer"]), count_params(models["ssm"])
     assert abs(tf - ssm) / ssm < 0.15, (tf, ssm)
 
 
