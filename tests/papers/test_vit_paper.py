@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 
 from landmarks.cli import main
 from landmarks.nn.vit import VisionTransformer, ViTConfig
-from landmarks.papers.vit import PRESETS, patch_pixels, probe_r2
+from landmarks.papers.vit import (
+    PRESETS,
+    activation_maximization,
+    embedding_components,
+    patch_pixels,
+    probe_r2,
+    total_variation,
+)
 
 
 def test_patch_pixels_follow_the_patch_embedding_order():
@@ -34,8 +42,50 @@ def test_probe_r2_is_one_for_a_linear_map_and_near_zero_for_noise():
     assert probe_r2(x, torch.randn(400, 3, generator=g), ridge=1e-2) < 0.1
 
 
+def test_embedding_components_are_orthonormal_filters():
+    vit = VisionTransformer(
+        ViTConfig(image_size=16, patch_size=4, num_classes=0, d_model=32, depth=1, n_head=2)
+    )
+    comps = embedding_components(vit, 5)
+    assert comps.shape == (5, 3, 4, 4)
+    flat = comps.flatten(1).double()
+    assert torch.allclose(flat @ flat.T, torch.eye(5, dtype=torch.float64), atol=1e-5)
+
+
+def test_total_variation_is_zero_for_a_constant_image():
+    assert float(total_variation(torch.full((1, 3, 8, 8), 0.3))) == 0.0
+    assert float(total_variation(torch.rand(1, 3, 8, 8))) > 0
+
+
+def _neuron_activation(vit: VisionTransformer, images: Tensor, block: int, neurons: Tensor) -> Tensor:
+    seen: list[Tensor] = []
+    hook = vit.blocks[block].mlp.act.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    with torch.no_grad():
+        vit(images)
+    hook.remove()
+    return seen[0][:, vit.patch_slice][torch.arange(len(neurons)), :, neurons].mean(1)
+
+
+def test_activation_maximization_raises_the_chosen_neurons():
+    torch.manual_seed(0)
+    vit = VisionTransformer(
+        ViTConfig(image_size=16, patch_size=4, num_classes=3, d_model=32, depth=2, n_head=2)
+    )
+    mean, std = torch.zeros(3), torch.ones(3)
+    neurons = torch.tensor([3, 17])
+    g = torch.Generator().manual_seed(1)
+    start = torch.full((2, 3, 16, 16), 0.5)  # where the optimization starts: sigmoid(≈0)
+    images = activation_maximization(vit, 1, neurons, mean, std, g, steps=30, tv_weight=0.0)
+    assert images.shape == (2, 3, 16, 16) and images.min() >= 0 and images.max() <= 1
+    before = _neuron_activation(vit, start, 1, neurons)
+    after = _neuron_activation(vit, images, 1, neurons)
+    assert (after > before).all(), (before, after)
+    assert vit.training  # the model's mode is given back
+
+
 @pytest.mark.parametrize(
-    "setting", ["patch_size=5", "small_set=50000", "depth=1", "probe_images=5000", "d_model=15"]
+    "setting",
+    ["patch_size=5", "small_set=50000", "depth=1", "probe_images=5000", "d_model=15", "actmax_steps=0"],
 )
 def test_bad_settings_exit_2(setting: str):
     assert main(["run", "vit", "--quick", "--set", setting]) == 2
@@ -57,3 +107,5 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert len(metrics["probe_r2_by_block"]) == cfg.depth + 1
     assert saved["claims"][-1]["verdict"] == "reproduced"  # ViT-B/16's 86.6 M parameters, counted
     assert (tmp_path / "vit" / "vit.png").exists()
+    assert (tmp_path / "vit" / "vit-features.png").exists()
+    assert metrics["uniform_distance_px"] > 0
