@@ -533,6 +533,8 @@ def _plot(
     cfg: Config,
     uniform: float,
 ) -> None:
+    import matplotlib.ticker
+
     from landmarks.plots import plt
 
     fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -550,6 +552,8 @@ def _plot(
             sizes, [100 * rows[name][str(n)]["test_accuracy"] for n in sizes], "o-", color=f"C{i}", label=name
         )
     bx.set_xscale("log")
+    bx.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    bx.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     bx.set_xlabel("training images")
     bx.set_ylabel("test accuracy, %")
     bx.set_title(f"Equal parameters, {cfg.steps} steps each")
