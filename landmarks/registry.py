@@ -384,6 +384,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.multi_token_prediction",
     ),
     Paper(
+        id="vit",
+        title="An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
+        authors="Alexey Dosovitskiy, Lucas Beyer, Alexander Kolesnikov, Dirk Weissenborn, Xiaohua Zhai, Thomas Unterthiner, et al.",
+        year=2021,
+        url="https://arxiv.org/abs/2010.11929",
+        track=5,
+        takeaway="Cut an image into patches and let a plain Transformer read them: with little built-in bias it needs more data than a ConvNet, and its attention reaches further with depth.",
+        module="landmarks.papers.vit",
+    ),
+    Paper(
         id="transformer-fam",
         title="TransformerFAM: Feedback attention is working memory",
         authors="Dongseong Hwang, Weiran Wang, Zhuoyuan Huo, Khe Chai Sim, Pedro Moreno Mengibar",
