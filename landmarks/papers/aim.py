@@ -429,10 +429,11 @@ def reproduce(cfg: Config, run: Run) -> None:
             data.num_classes,
             g,
         )
-        return {"held_out_loss": held_out_loss(net), "probe_accuracy": accuracy}
+        loss = held_out_loss(net)
+        run.log(f"checkpoint: held-out loss {loss:.4f}, {mode} probe test accuracy {accuracy:.3f}")
+        return {"held_out_loss": loss, "probe_accuracy": accuracy}
 
     start = {"step": 0, **evaluate(model)}  # the random initialization
-    run.log(f"random init: held-out loss {start['held_out_loss']:.4f}, probe {start['probe_accuracy']:.3f}")
     optimizer = torch.optim.AdamW(_decay_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
 
     history = fit(
