@@ -394,6 +394,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.vit",
     ),
     Paper(
+        id="aim",
+        title="Scalable Pre-training of Large Autoregressive Image Models",
+        authors="Alaaeldin El-Nouby, Michal Klein, Shuangfei Zhai, Miguel Angel Bautista, Alexander Toshev, Vaishaal Shankar, Joshua M. Susskind, Armand Joulin",
+        year=2024,
+        url="https://arxiv.org/abs/2401.08541",
+        track=6,
+        takeaway="Pre-train a ViT like a language model, predicting each image patch from the ones before it: the lower that loss, the better a probe on the frozen features.",
+        module="landmarks.papers.aim",
+    ),
+    Paper(
         id="transformer-fam",
         title="TransformerFAM: Feedback attention is working memory",
         authors="Dongseong Hwang, Weiran Wang, Zhuoyuan Huo, Khe Chai Sim, Pedro Moreno Mengibar",
