@@ -289,7 +289,7 @@ def test_layout_batches_are_seeded_and_the_label_is_the_pairing():
     a = maxvit.layout_batch(60, torch.Generator().manual_seed(3))
     b = maxvit.layout_batch(60, torch.Generator().manual_seed(3))
     assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
-    assert a.images.shape == (60, 3, 32, 32) and a.images.min() >= 0 and a.images.max() <= 1
+    assert a.images.shape == (60, 3, 48, 48) and a.images.min() >= 0 and a.images.max() <= 1
     tl, tr, bl, _ = a.kinds.unbind(1)
     expected = torch.where(tl == tr, 0, torch.where(tl == bl, 1, 2))  # rows, columns, diagonals
     assert torch.equal(a.labels, expected)
@@ -298,14 +298,65 @@ def test_layout_batches_are_seeded_and_the_label_is_the_pairing():
     assert set(a.labels.tolist()) == {0, 1, 2}
 
 
-def test_a_shape_keeps_its_colour_and_wraps_around_the_edge():
-    batch = maxvit.layout_batch(8, torch.Generator().manual_seed(0))
-    for image, kinds in zip(batch.images, batch.kinds):
-        colours = maxvit.KIND_COLOURS[kinds.unique()]
-        distance = (image.permute(1, 2, 0)[..., None, :] - colours).norm(dim=-1).min(-1).values  # (S, S)
-        assert (distance < 0.15).sum() > 40  # the shapes' own colours are on the picture
-    edge = maxvit.layout_batch(1, torch.Generator().manual_seed(0))
-    assert edge.origins.shape == (1, 2)
+def test_each_shape_sits_at_its_corner_in_its_colour_on_a_torus():
+    batch = maxvit.layout_batch(16, torch.Generator().manual_seed(0))
+    size = batch.images.shape[-1]
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    for image, kinds, origin in zip(batch.images, batch.kinds, batch.origins):
+        far = torch.ones(size, size, dtype=torch.bool)
+        for corner in range(4):
+            centre = (origin + size * maxvit._CORNERS[corner]) % size  # wrapped around the edges
+            cy, cx = centre.long()
+            assert torch.allclose(image[:, cy, cx], maxvit.KIND_COLOURS[kinds[corner]], atol=1e-4)
+            dy = (ys - centre[0] + size / 2) % size - size / 2
+            dx = (xs - centre[1] + size / 2) % size - size / 2
+            far &= dy.hypot(dx) > 4.7  # a shape reaches at most 4.2 pixels, + 0.5 of anti-aliasing
+        assert torch.equal(image[:, far], torch.full_like(image[:, far], 0.5))  # grey elsewhere
+
+
+def _swap_top_right_and_bottom_left(batch: maxvit.LayoutBatch, i: int) -> torch.Tensor:
+    """Image i with the shapes at the square's top-right and bottom-left corners exchanged: a
+    rows image becomes a columns image (TL = BL, TR = BR), every shape moved by (±24, ∓24)."""
+    image, size = batch.images[i], batch.images.shape[-1]
+    half = size // 2
+    moved = torch.roll(image, shifts=(half, -half), dims=(-2, -1))  # TR → BL, BL → TR
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    near = torch.zeros(size, size, dtype=torch.bool)
+    for corner in (1, 2):  # TR, BL
+        cy, cx = batch.origins[i] + size * maxvit._CORNERS[corner]
+        dy = (ys - cy + size / 2) % size - size / 2
+        dx = (xs - cx + size / 2) % size - size / 2
+        near |= dy.abs().maximum(dx.abs()) < half / 2
+    return torch.where(near, moved, image)
+
+
+def test_the_block_only_twin_cannot_tell_rows_from_columns():
+    """No window of the block-only twin sees two shapes, and every shape sits at the same offset
+    in its window, so exchanging two shapes (a rows image becomes a columns image) leaves the
+    multiset of what its windows see, and so its logits, unchanged; the grid model's change."""
+    cfg = maxvit.PRESETS["default"]
+    batch = maxvit.layout_batch(40, torch.Generator().manual_seed(5), cfg.image_size)
+    rows = [i for i in range(40) if batch.labels[i] == 0][:4]
+    assert rows
+    originals = torch.stack([batch.images[i] for i in rows])
+    swapped = torch.stack([_swap_top_right_and_bottom_left(batch, i) for i in rows])
+    size = cfg.image_size
+    for j, i in enumerate(rows):  # the swapped picture is a columns picture: TR now holds BL's kind
+        cy, cx = ((batch.origins[i] + size * maxvit._CORNERS[1]) % size).long()
+        assert torch.allclose(swapped[j, :, cy, cx], maxvit.KIND_COLOURS[batch.kinds[i, 2]], atol=1e-4)
+        assert batch.kinds[i, 2] != batch.kinds[i, 1]
+    torch.manual_seed(0)
+    block, grid = maxvit.toy_maxvit(cfg, "block").eval(), maxvit.toy_maxvit(cfg, "grid").eval()
+    with torch.no_grad():
+        for m in (block, grid):  # BatchNorm statistics away from (0, 1), so they matter
+            for b in m.buffers():
+                if b.dtype.is_floating_point:
+                    b.uniform_(0.5, 1.5)
+        same = block(maxvit._standardize(originals)), block(maxvit._standardize(swapped))
+        differ = grid(maxvit._standardize(originals)), grid(maxvit._standardize(swapped))
+    assert not torch.equal(originals, swapped)
+    assert torch.allclose(*same, atol=1e-5)
+    assert not torch.allclose(*differ, atol=1e-3)
 
 
 # ---- the reproduction -----------------------------------------------------------------------------------------
