@@ -296,7 +296,7 @@ def _vision_models():  # type: ignore[no-untyped-def]
         (
             "maxvit: toy MaxViT, block + grid attention",
             lambda: maxvit.toy_maxvit(maxvit.PRESETS["default"], "grid"),
-            (64, 3, 32, 32),
+            (64, 3, 48, 48),
         ),
     ]
 

@@ -381,6 +381,15 @@ def test_quick_run_writes_result(tmp_path):
         assert (tmp_path / "maxvit" / f"{plot}.png").exists()
 
 
+def test_the_toy_is_in_the_vision_benchmark():
+    from landmarks.bench import _vision_models
+
+    (build, shape) = next((b, s) for name, b, s in _vision_models() if name.startswith("maxvit"))
+    model = build()
+    assert isinstance(model, maxvit.MaxViT) and shape[1:] == (3, 48, 48)
+    assert model(torch.zeros(2, *shape[1:])).shape == (2, 3)
+
+
 def test_quick_runs_are_deterministic(tmp_path):
     from landmarks.runner import run_paper
 
