@@ -273,7 +273,7 @@ def bench_transformer_vs_rnnsearch(repeats: int) -> list[Measurement]:
 
 def _vision_models():  # type: ignore[no-untyped-def]
     """(name, model builder, input shape of one training batch) for each vision entry's default run."""
-    from landmarks.papers import alexnet, convnext, dilated_convolutions, identity_mappings, resnet
+    from landmarks.papers import alexnet, convnext, dilated_convolutions, identity_mappings, maxvit, resnet
 
     return [
         ("alexnet: four-layer ConvNet", lambda: alexnet.SmallAlexNet(16), (128, 3, 32, 32)),
@@ -293,6 +293,11 @@ def _vision_models():  # type: ignore[no-untyped-def]
             (16, 8, 64, 64),
         ),
         ("convnext: toy ConvNeXt (ladder top)", lambda: convnext.ladder_model(5, 13), (128, 3, 32, 32)),
+        (
+            "maxvit: toy MaxViT, block + grid attention",
+            lambda: maxvit.toy_maxvit(maxvit.PRESETS["default"], "grid"),
+            (64, 3, 48, 48),
+        ),
     ]
 
 

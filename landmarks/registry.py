@@ -324,6 +324,16 @@ PAPERS: list[Paper] = [
         module="landmarks.papers.scaling_laws",
     ),
     Paper(
+        id="maxvit",
+        title="MaxViT: Multi-Axis Vision Transformer",
+        authors="Zhengzhong Tu, Hossein Talebi, Han Zhang, Feng Yang, Peyman Milanfar, Alan Bovik, Yinxiao Li",
+        year=2022,
+        url="https://arxiv.org/abs/2204.01697",
+        track=5,
+        takeaway="Attention split along two axes, local P×P windows then a sparse G×G grid across the whole image, mixes globally in every block at a cost linear in the pixels.",
+        module="landmarks.papers.maxvit",
+    ),
+    Paper(
         id="embeddings",
         title="Word vectors: word2vec, GloVe and fastText subword vectors",
         authors="Tomas Mikolov, Kai Chen, Greg Corrado, Jeffrey Dean, Ilya Sutskever; Jeffrey Pennington, Richard Socher, Christopher D. Manning; Piotr Bojanowski, Edouard Grave, Armand Joulin",
