@@ -20,6 +20,10 @@ by its seed; ``load_shapes`` keeps it as an ``.npz`` (no pickles) under the run 
 second run of the same seed reads it back. ``load_image_set`` reads CIFAR-10's binary batches
 instead when the user passes ``--data-dir``; both return ``ImageSet`` with uint8 images in the
 CIFAR layout (N, 3, 32, 32).
+
+``PlainShapes`` draws a plainer variant for generative models at CPU scale (``latent-diffusion``,
+``imagine-flash``): the same shapes, one on a flat background, no clutter, upright by default,
+four classes, averaged down to 16×16.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from landmarks.files import atomic_write_bytes
 __all__ = [
     "CLASSES",
     "ImageSet",
+    "PlainShapes",
     "generate_shapes",
     "linear_probe_accuracy",
     "load_image_set",
@@ -173,18 +178,39 @@ def _draw(
         alpha = (0.8 - dist[:, j]).clamp(0, 1)[:, None]  # (N, 1, H, W)
         image = image + alpha * (colours[:, j, :, None, None] - image)
 
+    image = _paint_object(
+        image, base, labels, g, scale=(5.5, 11.0), rotate=True, object_colours=object_colours, places=places
+    )
+    image = image + 0.04 * torch.randn(image.shape, generator=g)
+    return image.clamp(0, 1)
+
+
+def _paint_object(
+    image: Tensor,
+    base: Tensor,
+    labels: Tensor,
+    g: torch.Generator,
+    scale: tuple[float, float],
+    rotate: bool,
+    object_colours: Tensor | None = None,
+    places: Tensor | None = None,
+) -> Tensor:
+    """``image`` (N, 3, 32, 32) with one object of class ``labels`` (N,) painted over it, at a random
+    position, radius in ``scale`` pixels and (if ``rotate``) angle, in a colour far from ``base``."""
+    n = len(labels)
+    ys, xs = torch.meshgrid(torch.arange(SIZE) + 0.5, torch.arange(SIZE) + 0.5, indexing="ij")  # (H, W)
     # The object: pixel positions in its own frame, (u, v) = R(−θ)(p − c) / s.
-    scale = _uniform(g, n, low=5.5, high=11.0)
-    margin = 0.7 * scale
+    radius = _uniform(g, n, low=scale[0], high=scale[1])
+    margin = 0.7 * radius
     if places is None:
         cx = margin + (SIZE - 2 * margin) * _uniform(g, n)
         cy = margin + (SIZE - 2 * margin) * _uniform(g, n)
     else:
         cx, cy = (margin + (SIZE - 2 * margin) * places[:, i] for i in (0, 1))
-    theta = _uniform(g, n, high=2 * math.pi)
+    theta = _uniform(g, n, high=2 * math.pi) if rotate else torch.zeros(n)
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     ox, oy = xs - cx[:, None, None], ys - cy[:, None, None]
-    s = scale[:, None, None]
+    s = radius[:, None, None]
     u, v = (cos * ox + sin * oy) / s, (-sin * ox + cos * oy) / s  # (N, H, W)
     sdf = torch.empty(n, SIZE, SIZE)
     for c, shape in enumerate(SHAPES.values()):
@@ -197,10 +223,64 @@ def _draw(
         colour = (base + _uniform(g, n, 3, 1, 1, low=0.35, high=0.65)) % 1.0
     else:
         colour = object_colours[:, :, None, None]
-    image = image + coverage * (colour - image)
+    return image + coverage * (colour - image)
 
-    image = image + 0.04 * torch.randn(image.shape, generator=g)
-    return image.clamp(0, 1)
+
+# ---- a plainer variant, for generative models at CPU scale ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlainShapes:
+    """One object on a flat background of a random colour: no gradient, no clutter, and by default
+    no rotation, larger objects and four classes, drawn at 32×32 and averaged down to ``size``.
+
+    A toy diffusion model on a CPU learns these in minutes, where the full set's clutter and
+    rotations need far longer. The pixel noise (σ = 0.04 at 32×32) stays, so a classifier trained
+    on them is not thrown by a sample's grain. Images are fixed by (seed, split) and the settings.
+    """
+
+    classes: tuple[str, ...] = ("disk", "square", "triangle", "plus")
+    size: int = 16  # a divisor of 32: the side after averaging (32/size)² blocks of pixels
+    scale: tuple[float, float] = (8.0, 11.0)  # the object's radius in 32×32 pixels (full set: 5.5 to 11)
+    rotate: bool = False
+    noise: float = 0.04
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def validate(self) -> None:
+        unknown = [c for c in self.classes if c not in SHAPES]
+        if unknown or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise ValueError(
+                f"classes must be two or more distinct shapes of {', '.join(CLASSES)}; got {self.classes}"
+            )
+        if self.size < 1 or SIZE % self.size:
+            raise ValueError(f"size must divide {SIZE} (32, 16, 8, 4, 2, 1), got {self.size}")
+        if not 1.0 <= self.scale[0] <= self.scale[1] <= SIZE / 2:
+            raise ValueError(
+                f"scale (radius in pixels) must satisfy 1 <= low <= high <= 16, got {self.scale}"
+            )
+        if not 0.0 <= self.noise < 1.0:
+            raise ValueError(f"noise must be in [0, 1), got {self.noise}")
+
+    def generate(self, n: int, seed: int, split: str = "train") -> tuple[Tensor, Tensor]:
+        """``n`` images (n, 3, size, size) uint8 and labels (n,) int64 in 0..len(classes)−1 (indices
+        into ``classes``), balanced and shuffled, fixed by (seed, split)."""
+        self.validate()
+        g = torch_generator(seed, "plain-shapes", split, self.classes)
+        labels = torch.arange(n) % self.num_classes
+        labels = labels[torch.randperm(n, generator=g)]
+        shape_ids = torch.tensor([CLASSES.index(c) for c in self.classes])[labels]
+        images = torch.empty(n, 3, self.size, self.size, dtype=torch.uint8)
+        for start in range(0, n, CHUNK):
+            ids = shape_ids[start : start + CHUNK]
+            base = _uniform(g, len(ids), 3, 1, 1)
+            image = _paint_object(base.expand(-1, -1, SIZE, SIZE), base, ids, g, self.scale, self.rotate)
+            image = (image + self.noise * torch.randn(image.shape, generator=g)).clamp(0, 1)
+            image = torch.nn.functional.avg_pool2d(image, SIZE // self.size)  # (B, 3, size, size)
+            images[start : start + CHUNK] = (image * 255).round().to(torch.uint8)
+        return images, labels
 
 
 def generate_shapes(n: int, seed: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:

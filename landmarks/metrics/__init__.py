@@ -6,6 +6,9 @@
 - ``rouge``: ROUGE-N, ROUGE-L and ROUGE-Lsum (Lin, 2004); equal to ``rouge-score``.
 - ``error_rate``: the edit distance, and character and word error rates of transcripts
   (equal to ``jiwer``).
+- ``sample_quality`` (import it by name; it needs torch): a fixed classifier, trained once per
+  seed on the procedural shapes and cached, judges an image generator's class-conditional
+  samples by class accuracy and a Fréchet distance in its features.
 
 Importing this package imports no torch.
 """
