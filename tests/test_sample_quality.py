@@ -96,6 +96,16 @@ def test_fixed_classifier_is_cached_and_the_same_for_every_paper(tmp_path, monke
     assert first.real_accuracy == second.real_accuracy == fresh.real_accuracy
 
 
+def test_an_edited_recipe_does_not_load_an_older_recipe_s_weights(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LANDMARKS_CACHE", str(tmp_path / "cache"))
+    sq.fixed_classifier(_run(tmp_path / "a"), TINY)
+    assert sq.code_fingerprint() == sq.code_fingerprint()  # stable while the source is
+    monkeypatch.setattr(sq, "code_fingerprint", lambda: "edited")  # as if the training code changed
+    run = _run(tmp_path / "b")
+    sq.fixed_classifier(run, TINY)
+    assert run.metrics["classifier_from_cache"] is False
+
+
 def test_accuracy_and_fid_on_real_and_broken_images(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LANDMARKS_CACHE", str(tmp_path / "cache"))
     spec = sq.ClassifierSpec(width=16, n_train=4000, n_test=400, steps=150, batch=64)

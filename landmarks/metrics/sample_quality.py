@@ -47,6 +47,7 @@ Public API::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,24 @@ __all__ = [
 
 CACHE_NAME = "sample-quality-classifier"
 CACHE_VERSION = 1  # bump when the classifier, its data or its training changes
+
+
+def code_fingerprint() -> str:
+    """A hash of the source that trains the classifier and draws its images (this module and
+    ``landmarks.data.shapes``): part of the cache key, so that editing either retrains the
+    classifier instead of loading weights an older recipe made under the same settings, which
+    CACHE_VERSION alone relies on someone remembering to bump."""
+    import hashlib
+    import inspect
+
+    from landmarks.data import shapes
+
+    digest = hashlib.sha256()
+    for module in (shapes, sys.modules[__name__]):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
+
+
 EVAL_BATCH = 500
 
 
@@ -303,7 +322,7 @@ def fixed_classifier(run: Run, spec: ClassifierSpec | None = None, *, cache: boo
         run.metric("classifier_train_seconds", round(history.seconds, 2))
         return model.state_dict()
 
-    key = {"spec": asdict(spec), "seed": run.seed, "version": CACHE_VERSION}
+    key = {"spec": asdict(spec), "seed": run.seed, "version": CACHE_VERSION, "code": code_fingerprint()}
     state, cached = cached_state(run.log, CACHE_NAME, key, train, enabled=cache)
     model.load_state_dict(state)
     run.metric("classifier_from_cache", cached)
