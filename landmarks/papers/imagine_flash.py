@@ -44,7 +44,6 @@ from landmarks.engine import Run, fit, warmup_cosine
 from landmarks.engine.seeding import derive_seed
 from landmarks.engine.train import History
 from landmarks.metrics.sample_quality import ClassifierSpec, fixed_classifier
-from landmarks.nn.autoencoder import latent_scale_factor
 from landmarks.nn.diffusion import NoiseSchedule, check_guidance, ddim_sample, guided_prediction, normal_noise
 from landmarks.nn.unet import UNet
 from landmarks.papers import latent_diffusion as ldm
@@ -391,10 +390,6 @@ PRESETS = {
 }
 
 
-def _balanced_labels(n: int, k: int) -> Tensor:
-    return torch.arange(n) % k
-
-
 def distill(
     run: Run,
     name: str,
@@ -469,13 +464,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     # the teacher: latent diffusion, as latent-diffusion trains it
     began = time.perf_counter()
     ae, _ = ldm.train_autoencoder(run, tcfg, x_train)
-    with torch.no_grad():
-        moments = torch.cat(
-            [ae.encode(x_train[i : i + 1000].to(run.device)).mode() for i in range(0, cfg.n_train, 1000)]
-        )
-    scale = latent_scale_factor(moments)
-    space = ldm.LatentSpace(ae, scale)
-    latents = (moments * scale).cpu()
+    space, latents = ldm.LatentSpace.fit(ae, x_train, run.device)
     torch.manual_seed(derive_seed(run.seed, run.paper, "init", "unet"))
     teacher = ldm.denoiser(space.shape[0], tcfg, k).to(run.device)
     ldm.train_diffusion(run, "teacher", teacher, schedule, latents, y_train, tcfg, cfg.teacher_steps)
@@ -485,7 +474,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     teacher_seconds = time.perf_counter() - began
 
     ts = student_timesteps(schedule, cfg.student_steps)
-    final_labels = _balanced_labels(cfg.samples, k)
+    final_labels = ldm.balanced_labels(cfg.samples, k)
     x_T = normal_noise((cfg.samples, *space.shape), run.generator("x_T"), torch.float32, run.device)
     eval_labels = final_labels[: cfg.eval_samples]
 
@@ -601,7 +590,6 @@ def reproduce(cfg: Config, run: Run) -> None:
 def _plot_samples(run: Run, samples: dict[str, Tensor], classes: tuple[str, ...], cfg: Config) -> None:
     from landmarks.plots import plt
 
-    k, per_class = len(classes), 8
     order = [
         f"teacher, {cfg.teacher_ddim_steps} steps",
         f"teacher, {cfg.student_steps} steps",
@@ -609,17 +597,7 @@ def _plot_samples(run: Run, samples: dict[str, Tensor], classes: tuple[str, ...]
         "backward student",
     ]
     fig, axes = plt.subplots(1, len(order), figsize=(14, 3.9), layout="constrained")
-    for ax, key in zip(axes, order):
-        x = samples[key]
-        rows = []
-        for c in range(k):
-            picks = x[c::k][:per_class]
-            rows.append(torch.cat(list(F.pad(picks, (1, 1, 1, 1), value=1.0)), dim=2))
-        ax.imshow(torch.cat(rows, dim=1).permute(1, 2, 0).numpy(), interpolation="nearest")
-        ax.set_title(key, fontsize=9)
-        ax.set_yticks([(i + 0.5) * x.shape[-1] + i * 2 for i in range(k)], classes, fontsize=8)
-        ax.set_xticks([])
-        ax.grid(False)
+    ldm.draw_class_grids(axes, samples, order, classes)
     run.save_figure(
         fig,
         "samples",

@@ -66,7 +66,9 @@ __all__ = [
     "LatentSpace",
     "PixelSpace",
     "Space",
+    "balanced_labels",
     "denoiser",
+    "draw_class_grids",
     "ldm_schedule",
     "reproduce",
     "sample",
@@ -281,6 +283,17 @@ class LatentSpace:
         self.autoencoder, self.scale = autoencoder, scale
         self.shape = (c, size // f, size // f)
 
+    @classmethod
+    @torch.no_grad()
+    def fit(cls, autoencoder: KLAutoencoder, x: Tensor, device: torch.device) -> tuple[LatentSpace, Tensor]:
+        """The space of a trained autoencoder, scaled as LDM's scale_by_std (Sec. 4.3.2): s = 1/std
+        of the posterior means of ``x``. Returns it and the scaled latents of ``x`` (on the CPU)."""
+        moments = torch.cat(
+            [autoencoder.encode(x[i : i + 1000].to(device)).mode() for i in range(0, len(x), 1000)]
+        )
+        scale = latent_scale_factor(moments)
+        return cls(autoencoder, scale), (moments * scale).cpu()
+
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
         """s · μ(x), in chunks: the posterior's mean, as LDM encodes its training set."""
@@ -391,30 +404,10 @@ def sample(
     shape = (len(labels), *space.shape)
     device = next(model.parameters()).device
     labels = labels.to(device)
-    if sampler == "ddim":
-        z = ddim_sample(
-            model,
-            schedule,
-            shape,
-            steps,
-            guidance,
-            generator,
-            cond=labels,
-            clip_x0=space.clip_x0,
-            device=device,
-        )
-    else:
-        z = ddpm_sample(
-            model,
-            schedule,
-            shape,
-            steps,
-            guidance,
-            generator,
-            cond=labels,
-            clip_x0=space.clip_x0,
-            device=device,
-        )
+    loop = ddim_sample if sampler == "ddim" else ddpm_sample
+    z = loop(
+        model, schedule, shape, steps, guidance, generator, cond=labels, clip_x0=space.clip_x0, device=device
+    )
     return space.to_images(z).cpu()
 
 
@@ -536,8 +529,9 @@ PRESETS = {
 }
 
 
-def _balanced_labels(n: int, k: int) -> Tensor:
-    return torch.arange(n) % k  # n/k samples of every class, in class order c = i mod k
+def balanced_labels(n: int, k: int) -> Tensor:
+    """Labels 0, 1, …, k−1, 0, 1, …: n/k samples of every class, in class order c = i mod k."""
+    return torch.arange(n) % k
 
 
 def reproduce(cfg: Config, run: Run) -> None:
@@ -552,7 +546,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     x_uint8, y_train = images.generate(cfg.n_train, run.seed, "train")
     x_train = x_uint8.float() / 127.5 - 1  # (N, 3, 16, 16) in [−1, 1]
     schedule = ldm_schedule(cfg.timesteps)
-    eval_labels, final_labels = _balanced_labels(cfg.eval_samples, k), _balanced_labels(cfg.samples, k)
+    eval_labels, final_labels = balanced_labels(cfg.eval_samples, k), balanced_labels(cfg.samples, k)
     run.log(
         f"{cfg.n_train} training images {tuple(x_train.shape[1:])}, {k} classes; the fixed classifier scores "
         f"{100 * quality.real_accuracy:.1f} % on held-out real images"
@@ -630,13 +624,8 @@ def reproduce(cfg: Config, run: Run) -> None:
     # LDM-2: the autoencoder first, then diffusion on its latents
     ae, ae_history = train_autoencoder(run, cfg, x_train)
     began = time.perf_counter()
-    with torch.no_grad():
-        moments = torch.cat(
-            [ae.encode(x_train[i : i + 1000].to(run.device)).mode() for i in range(0, cfg.n_train, 1000)]
-        )
-    scale = latent_scale_factor(moments)  # LDM's scale_by_std (Sec. 4.3.2)
-    space = LatentSpace(ae, scale)
-    latents = (moments * scale).cpu()
+    space, latents = LatentSpace.fit(ae, x_train, run.device)
+    scale = space.scale
     encode_seconds = time.perf_counter() - began
     reconstructed = space.to_images(latents[: cfg.samples].to(run.device)).cpu()
     real = (x_train[: cfg.samples] + 1) / 2
@@ -709,26 +698,34 @@ def reproduce(cfg: Config, run: Run) -> None:
 # ---- figures --------------------------------------------------------------------------------------------
 
 
-def _plot_samples(
-    run: Run, grids: dict[str, Tensor], classes: tuple[str, ...], guidance: float, per_class: int = 8
+def draw_class_grids(
+    axes, grids: dict[str, Tensor], order: list[str], classes: tuple[str, ...], per_class: int = 8
 ) -> None:
-    """Samples per class (rows) for pixel and latent diffusion, without and with guidance."""
-    from landmarks.plots import plt
-
+    """One panel per key of ``order``: ``per_class`` samples of each class in a row. The samples
+    of ``grids[key]`` are in class order c = i mod k (``balanced_labels``)."""
     k = len(classes)
-    order = ["pixel, w = 1", f"pixel, w = {guidance:g}", "latent, w = 1", f"latent, w = {guidance:g}"]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.9), layout="constrained")
     for ax, key in zip(axes, order):
         x = grids[key]
         rows = []
         for c in range(k):
-            picks = x[c::k][:per_class]  # samples of class c (labels are i mod k)
+            picks = x[c::k][:per_class]  # samples of class c
             rows.append(torch.cat(list(F.pad(picks, (1, 1, 1, 1), value=1.0)), dim=2))  # (3, s+2, n(s+2))
         ax.imshow(torch.cat(rows, dim=1).permute(1, 2, 0).numpy(), interpolation="nearest")
         ax.set_title(key, fontsize=9)
         ax.set_yticks([(i + 0.5) * x.shape[-1] + i * 2 for i in range(k)], classes, fontsize=8)
         ax.set_xticks([])
         ax.grid(False)
+
+
+def _plot_samples(
+    run: Run, grids: dict[str, Tensor], classes: tuple[str, ...], guidance: float, per_class: int = 8
+) -> None:
+    """Samples per class (rows) for pixel and latent diffusion, without and with guidance."""
+    from landmarks.plots import plt
+
+    order = ["pixel, w = 1", f"pixel, w = {guidance:g}", "latent, w = 1", f"latent, w = {guidance:g}"]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.9), layout="constrained")
+    draw_class_grids(axes, grids, order, classes, per_class)
     run.save_figure(
         fig,
         "samples",

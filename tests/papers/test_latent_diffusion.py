@@ -57,6 +57,8 @@ def test_latent_space_encodes_scales_and_decodes():
     z = space.encode(x)
     assert z.shape == (6, *space.shape) == (6, QUICK.latent_channels, 8, 8)
     assert float(z.std()) == pytest.approx(1.0, rel=1e-4)  # unit variance for diffusion (Sec. 4.3.2)
+    fitted, latents = ld.LatentSpace.fit(ae, x, torch.device("cpu"))
+    assert fitted.scale == space.scale and torch.allclose(latents, z, atol=1e-6)
     images = space.to_images(z)
     with torch.no_grad():
         expected = ((ae.decode(moments) + 1) / 2).clamp(0, 1)
