@@ -286,3 +286,31 @@ def test_named_tuple_batches_keep_their_type_when_sharded(tmp_path: Path) -> Non
     mp.spawn(_shard_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     assert json.loads((tmp_path / "shard0.json").read_text()) == ["Batch", [0, 1], [0, 10]]
     assert json.loads((tmp_path / "shard1.json").read_text()) == ["Batch", [2, 3], [20, 30]]
+
+
+def test_decay_groups_skip_vectors_and_the_named_tokens():
+    from landmarks.engine import decay_groups
+    from landmarks.nn.vit import VisionTransformer, ViTConfig
+
+    model = VisionTransformer(
+        ViTConfig(image_size=16, patch_size=4, d_model=16, depth=1, n_head=2, registers=2)
+    )
+    decay, rest = decay_groups(model, 0.1, VisionTransformer.no_weight_decay_names)
+    assert decay["weight_decay"] == 0.1 and rest["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decay["params"])
+    for token in (model.pos_embed, model.cls_token, model.reg_token):
+        assert any(p is token for p in rest["params"]) and not any(p is token for p in decay["params"])
+    plain, _ = decay_groups(model, 0.1)  # without names: only the 1-d tensors are spared
+    assert any(p is model.pos_embed for p in plain["params"])
+
+
+def test_top1_accuracy_counts_in_chunks_without_gradients():
+    from landmarks.engine import top1_accuracy
+
+    x = torch.eye(7)  # logits = x: sample i's top class is i
+    y = torch.tensor([0, 1, 2, 0, 4, 0, 6])
+    model = torch.nn.Identity()
+    assert top1_accuracy(model, x, y, chunk=3) == top1_accuracy(model, x, y) == pytest.approx(5 / 7)
+    w = torch.nn.Linear(7, 7)
+    with torch.enable_grad():
+        assert top1_accuracy(w, x, y) >= 0 and w.weight.grad is None

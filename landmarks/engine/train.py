@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from landmarks.engine import distributed
 from landmarks.engine.checkpoint import check_config, load_checkpoint, save_checkpoint
@@ -53,6 +53,26 @@ class History:
         """Mean training loss over the last ``window`` steps (less noisy than the last one)."""
         tail = self.loss[-window:]
         return sum(tail) / len(tail) if tail else float("nan")
+
+
+def decay_groups(model: nn.Module, weight_decay: float, no_decay_names: tuple[str, ...] = ()) -> list[dict]:
+    """AdamW parameter groups: weight decay on weight matrices and kernels (≥ 2-d) only; none on
+    biases, norms and layer scales (1-d), nor on the parameters named in ``no_decay_names`` (a
+    ViT's positions and class and register tokens, as DeiT and timm leave them)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or name in no_decay_names else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@torch.no_grad()
+def top1_accuracy(model: nn.Module, x: Tensor, y: Tensor, chunk: int = 500) -> float:
+    """The share of ``x`` whose highest logit is its label ``y``, in chunks of ``chunk`` images,
+    without gradients. The model's train/eval mode is the caller's to set."""
+    hits = sum(
+        int((model(x[i : i + chunk]).argmax(1) == y[i : i + chunk]).sum()) for i in range(0, len(y), chunk)
+    )
+    return hits / len(y)
 
 
 def warmup_cosine(

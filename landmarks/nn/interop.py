@@ -8,12 +8,13 @@ random initialization without a word.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["StateDictMismatch", "load_exact", "state_dict_mismatch"]
+__all__ = ["StateDictMismatch", "load_exact", "state_dict_mismatch", "timm_stages"]
 
 
 class StateDictMismatch(ValueError):
@@ -48,3 +49,24 @@ def load_exact(
         raise StateDictMismatch(f"{source} does not fit {type(model).__name__}: {problem}")
     model.load_state_dict(dict(state_dict), strict=True)
     return model
+
+
+def timm_stages(
+    state_dict: Mapping[str, torch.Tensor], width_key: str, model: str
+) -> tuple[list[int], list[int]]:
+    """Blocks per stage and each stage's width, read off a timm state dict whose blocks are keyed
+    ``stages.{i}.blocks.{j}.``: the width is dim 0 of ``stages.{i}.blocks.0.{width_key}``.
+    ``model`` names the architecture in the ValueError raised when the keys are not there."""
+    depths, dims = [], []
+    for i in range(len(state_dict)):
+        blocks = {int(m.group(1)) for k in state_dict if (m := re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k))}
+        if not blocks:
+            break
+        depths.append(max(blocks) + 1)
+        width = state_dict.get(f"stages.{i}.blocks.0.{width_key}")
+        if width is None:
+            raise ValueError(f"not a timm {model} state dict: no 'stages.{i}.blocks.0.{width_key}'")
+        dims.append(width.shape[0])
+    if not depths:
+        raise ValueError(f"not a timm {model} state dict: no 'stages.<i>.blocks.<j>.' keys")
+    return depths, dims

@@ -267,6 +267,9 @@ class ViTTrace:
 class VisionTransformer(nn.Module):
     """ViT (Sec. 3.1), with registers, prefix-causal attention and mean pooling as options."""
 
+    # left out of weight decay with the biases and norms (timm's and DeiT's ``no_weight_decay``)
+    no_weight_decay_names = ("pos_embed", "cls_token", "reg_token")
+
     def __init__(self, cfg: ViTConfig) -> None:
         super().__init__()
         cfg.validate()

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.engine import decay_groups, top1_accuracy
 from landmarks.nn.attention import scaled_dot_product_attention
 from landmarks.nn.vit import VisionTransformer, ViTConfig
 from landmarks.registry import Card, ClaimSpec
@@ -333,13 +334,6 @@ PRESETS = {
 }
 
 
-def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim < 2 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 @torch.no_grad()
 def _features(trunk: VisionTransformer, images: Tensor, prefix_len: int, chunk: int = 500) -> Tensor:
     """The trunk's final patch features (after its norm), (B, N, D), with the first ``prefix_len``
@@ -375,12 +369,7 @@ def _train_probe(
             optimizer.step()
             schedule.step()
     probe.eval()
-    with torch.no_grad():
-        hits = sum(
-            int((probe(test[i : i + 500]).argmax(1) == y_test[i : i + 500]).sum())
-            for i in range(0, len(test), 500)
-        )
-    return hits / len(y_test)
+    return top1_accuracy(probe, test, y_test)
 
 
 def reproduce(cfg: Config, run: Run) -> None:
@@ -447,7 +436,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         return {"held_out_loss": loss, "probe_accuracy": accuracy}
 
     start = {"step": 0, **evaluate(model)}  # the random initialization
-    optimizer = torch.optim.AdamW(_decay_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
+    optimizer = torch.optim.AdamW(decay_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
 
     history = fit(
         run,

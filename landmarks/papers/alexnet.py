@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.engine import top1_accuracy
 from landmarks.nn.counting import count_macs, count_params
 from landmarks.nn.interop import load_exact
 from landmarks.registry import Card, ClaimSpec
@@ -440,20 +441,13 @@ def reproduce(cfg: Config, run: Run) -> None:
     x_seen = standardize(data.x_train[:n_small], mean, std).to(run.device, memory_format=layout)
     y_seen = y_train[:n_small].to(run.device)  # training images of every run, for the gap
 
-    def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
-        with torch.no_grad():
-            hits = sum(
-                int((model(x[i : i + 500]).argmax(1) == y[i : i + 500]).sum()) for i in range(0, len(y), 500)
-            )
-        return hits / len(y)
-
     def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         x, y = batch
         logits = model(x)
         return F.cross_entropy(logits, y), {"error": (logits.argmax(1) != y).float().mean()}
 
     def eval_fn(model: nn.Module) -> dict[str, float]:
-        return {"test_accuracy": accuracy(model, x_test, y_test)}
+        return {"test_accuracy": top1_accuracy(model, x_test, y_test)}
 
     histories: dict[str, History] = {}
     final: dict[str, dict[str, float]] = {}
@@ -492,7 +486,7 @@ def reproduce(cfg: Config, run: Run) -> None:
             eval_every=cfg.eval_every,
         )
         model.eval()
-        train_acc, test_acc = accuracy(model, x_seen, y_seen), accuracy(model, x_test, y_test)
+        train_acc, test_acc = top1_accuracy(model, x_seen, y_seen), top1_accuracy(model, x_test, y_test)
         errors = history.extra.get("error", [])
         reached = steps_to_error(errors, cfg.target_error, cfg.window)
         final[name] = {

@@ -32,7 +32,6 @@ and a plot.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,8 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmarks.engine import decay_groups, top1_accuracy
 from landmarks.nn.counting import count_macs, count_params
-from landmarks.nn.interop import load_exact
+from landmarks.nn.interop import load_exact, timm_stages
 from landmarks.papers.resnet import Bottleneck, make_stage
 from landmarks.registry import Card, ClaimSpec
 
@@ -70,7 +70,6 @@ __all__ = [
     "convnext_tiny",
     "count_macs",
     "count_params",
-    "decay_groups",
     "drop_path",
     "from_timm",
     "ladder_model",
@@ -429,18 +428,7 @@ def from_timm(state_dict: Mapping[str, torch.Tensor]) -> ConvNeXt:
     """
     if "stem.0.weight" not in state_dict:
         raise ValueError("not a timm ConvNeXt state dict: no 'stem.0.weight' (the patchify stem's conv)")
-    depths, dims = [], []
-    for i in range(len(state_dict)):
-        blocks = {int(m.group(1)) for k in state_dict if (m := re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k))}
-        if not blocks:
-            break
-        depths.append(max(blocks) + 1)
-        dw = state_dict.get(f"stages.{i}.blocks.0.conv_dw.weight")
-        if dw is None:
-            raise ValueError(f"not a timm ConvNeXt state dict: no 'stages.{i}.blocks.0.conv_dw.weight'")
-        dims.append(dw.shape[0])
-    if not depths:
-        raise ValueError("not a timm ConvNeXt state dict: no 'stages.<i>.blocks.<j>.' keys")
+    depths, dims = timm_stages(state_dict, "conv_dw.weight", "ConvNeXt")
     stem = state_dict["stem.0.weight"]  # (d0, C_in, p, p)
     fc = state_dict.get("head.fc.weight")  # (num_classes, d3); if absent, load_exact names it
     model = ConvNeXt(
@@ -737,14 +725,6 @@ PRESETS = {
 }
 
 
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW parameter groups: weight decay on conv and linear weights only, none on biases,
-    normalization parameters and layer scale (the 1-d tensors), as the official recipe."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def reproduce(cfg: Config, run: Run) -> None:
     """Train every rung of the ladder at one parameter count, with one recipe and the same
     batches; record width, parameters, multiply-adds, test accuracy and seconds per rung."""
@@ -778,14 +758,9 @@ def reproduce(cfg: Config, run: Run) -> None:
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         return loss, {"error": (logits.argmax(1) != y).float().mean()}
 
-    @torch.no_grad()
     def test_accuracy(model: nn.Module) -> float:
         model.eval()
-        hits = sum(
-            int((model(x_test[i : i + 500]).argmax(1) == y_test[i : i + 500]).sum())
-            for i in range(0, len(y_test), 500)
-        )
-        return hits / len(y_test)
+        return top1_accuracy(model, x_test, y_test)
 
     ladder: dict[str, dict[str, float]] = {}
     for rung, (name, builder) in enumerate(LADDER):

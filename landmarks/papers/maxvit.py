@@ -32,7 +32,6 @@ its twin whose grid attentions are block attentions (identical parameter shapes)
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import time
 from collections import OrderedDict
@@ -44,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.engine import top1_accuracy
 from landmarks.errors import UserInputError
 from landmarks.nn.attention import scaled_dot_product_attention
 from landmarks.nn.counting import count_params
-from landmarks.nn.interop import load_exact
+from landmarks.nn.interop import load_exact, timm_stages
 from landmarks.registry import Card, ClaimSpec
 
 if TYPE_CHECKING:
@@ -683,18 +683,7 @@ def from_timm(state_dict: Mapping[str, Tensor], image_size: int = 224, fused: bo
     """
     if "stem.conv1.weight" not in state_dict:
         raise ValueError("not a timm MaxViT state dict: no 'stem.conv1.weight'")
-    depths, dims = [], []
-    for i in range(len(state_dict)):
-        blocks = {int(m.group(1)) for k in state_dict if (m := re.match(rf"stages\.{i}\.blocks\.(\d+)\.", k))}
-        if not blocks:
-            break
-        depths.append(max(blocks) + 1)
-        proj = state_dict.get(f"stages.{i}.blocks.0.conv.conv3_1x1.weight")
-        if proj is None:
-            raise ValueError(f"not a timm MaxViT state dict: no 'stages.{i}.blocks.0.conv.conv3_1x1.weight'")
-        dims.append(proj.shape[0])
-    if not depths:
-        raise ValueError("not a timm MaxViT state dict: no 'stages.<i>.blocks.<j>.' keys")
+    depths, dims = timm_stages(state_dict, "conv.conv3_1x1.weight", "MaxViT")
     table = state_dict.get("stages.0.blocks.0.attn_block.attn.rel_pos.relative_position_bias_table")
     if table is None:
         raise ValueError("not a timm MaxViT (tf) state dict: no relative_position_bias_table in stage 1")
@@ -1040,11 +1029,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean().item()}
 
     def eval_fn(model: nn.Module) -> dict[str, float]:
-        hits = sum(
-            int((model(x_test[i : i + 500]).argmax(1) == y_test[i : i + 500]).sum())
-            for i in range(0, len(y_test), 500)
-        )
-        return {"test_accuracy": hits / len(y_test)}
+        return {"test_accuracy": top1_accuracy(model, x_test, y_test)}
 
     histories: dict[str, History] = {}
     accuracy, params = {}, {}

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.data import captioned_shapes as pairs_data
-from landmarks.engine import Run, fit, warmup_cosine
+from landmarks.engine import Run, decay_groups, fit, warmup_cosine
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 from landmarks.nn.vit import VisionTransformer, ViTConfig
 from landmarks.registry import Card, ClaimSpec
@@ -417,13 +417,6 @@ def build_model(cfg: Config) -> CLIP:
     return CLIP(vision, text, cfg.embed_dim, eos_id=pairs_data.VOCABULARY.index(pairs_data.EOS))
 
 
-def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on matrices only; none on biases, norms, positions' scale and the temperature."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    rest = [p for p in model.parameters() if p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
-
-
 def reproduce(cfg: Config, run: Run) -> None:
     cfg.validate()
     k = len(pairs_data.CONCEPTS)
@@ -462,7 +455,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         logits = model(*batch)
         return clip_loss(logits), {"temperature": 1.0 / float(model.logit_scale().detach())}
 
-    optimizer = torch.optim.AdamW(_decay_groups(model, cfg.weight_decay), lr=cfg.lr)
+    optimizer = torch.optim.AdamW(decay_groups(model, cfg.weight_decay), lr=cfg.lr)
     history = fit(
         run,
         "clip",

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.engine import decay_groups, top1_accuracy
 from landmarks.nn.counting import count_params
 from landmarks.nn.vit import (
     VisionTransformer,
@@ -336,16 +337,6 @@ def activation_maximization(
 # ---- the experiment -----------------------------------------------------------------------------
 
 
-def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on weight matrices and kernels only: not on biases, norms, positions or the
-    class token (timm's and DeiT's choice)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        skip = p.ndim < 2 or name in ("pos_embed", "cls_token", "reg_token")
-        (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def reproduce(cfg: Config, run: Run) -> None:
     from landmarks.data.augment import random_crop, random_flip
     from landmarks.data.shapes import load_image_set, standardize
@@ -391,15 +382,11 @@ def reproduce(cfg: Config, run: Run) -> None:
             "error": (logits.argmax(1) != y).float().mean()
         }
 
-    @torch.no_grad()
     def test_accuracy(model: nn.Module) -> float:
         model.eval()
-        hits = sum(
-            int((model(x_test[i : i + 500]).argmax(1) == y_test[i : i + 500]).sum())
-            for i in range(0, len(y_test), 500)
-        )
+        accuracy = top1_accuracy(model, x_test, y_test)
         model.train()
-        return hits / len(y_test)
+        return accuracy
 
     rows: dict[str, dict[str, dict]] = {"ViT": {}, "ResNet": {}}
     trained: dict[str, nn.Module] = {}
@@ -407,7 +394,9 @@ def reproduce(cfg: Config, run: Run) -> None:
         for name, build in builders.items():
             torch.manual_seed(derive_seed(run.seed, run.paper, "init", name))
             model = build().to(run.device)
-            optimizer = torch.optim.AdamW(_decay_groups(model, cfg.weight_decay), lr=cfg.lr)
+            optimizer = torch.optim.AdamW(
+                decay_groups(model, cfg.weight_decay, VisionTransformer.no_weight_decay_names), lr=cfg.lr
+            )
             history = fit(
                 run,
                 f"{name.lower()}-{n}",

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.engine import decay_groups, top1_accuracy
 from landmarks.nn.vit import VisionTransformer, ViTConfig
 from landmarks.registry import Card, ClaimSpec
 
@@ -53,7 +54,6 @@ __all__ = [
     "build_pair",
     "class_token_attention",
     "count_outliers",
-    "decay_groups",
     "measure",
     "neighbour_similarity",
     "outlier_threshold",
@@ -352,16 +352,6 @@ def build_pair(cfg: Config, seed: int, num_classes: int = 10) -> dict[str, Visio
     return {"no registers": plain, f"{cfg.registers} registers": with_registers}
 
 
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay on the weight matrices only, not on biases, norms, the positions and the
-    class and register tokens (DeiT's and timm's ``no_weight_decay``)."""
-    tokens = {"cls_token", "reg_token", "pos_embed"}
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or name in tokens else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _quantiles(norms: Tensor) -> dict[str, float]:
     flat = norms.flatten().double()
     q = torch.quantile(flat, torch.tensor([0.95, 0.99, 0.999], dtype=torch.float64)).tolist()
@@ -436,14 +426,9 @@ def reproduce(cfg: Config, run: Run) -> None:
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         return loss, {"error": (logits.argmax(1) != y).float().mean()}
 
-    @torch.no_grad()
     def test_accuracy(model: nn.Module) -> float:
         model.eval()
-        hits = sum(
-            int((model(x_test[i : i + 500]).argmax(1) == y_test[i : i + 500]).sum())
-            for i in range(0, len(y_test), 500)
-        )
-        return hits / len(y_test)
+        return top1_accuracy(model, x_test, y_test)
 
     similarity = neighbour_similarity(data.x_test, cfg.patch_size)  # (B, N), of the pixels alone
     models = build_pair(cfg, derive_seed(run.seed, run.paper, "init"), data.num_classes)
@@ -451,7 +436,9 @@ def reproduce(cfg: Config, run: Run) -> None:
     measured: dict[str, dict[str, Tensor]] = {}
     for key, (name, model) in zip(("plain", "registers"), models.items()):
         model.to(run.device)
-        optimizer = torch.optim.AdamW(decay_groups(model, cfg.weight_decay), lr=cfg.lr)
+        optimizer = torch.optim.AdamW(
+            decay_groups(model, cfg.weight_decay, VisionTransformer.no_weight_decay_names), lr=cfg.lr
+        )
         history = fit(
             run,
             key,

@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from landmarks.cli import main
+from landmarks.engine import decay_groups
 from landmarks.nn.interop import StateDictMismatch
 from landmarks.papers import convnext
 
@@ -222,7 +223,7 @@ def test_match_width_lands_near_the_target(target):
 
 def test_decay_groups_leave_biases_norms_and_layer_scale_alone():
     model = convnext.ladder_model(5, 8)
-    decay, no_decay = convnext.decay_groups(model, 0.05)
+    decay, no_decay = decay_groups(model, 0.05)
     assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
     assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
     assert any(p is model.stages[0].blocks[0].gamma for p in no_decay["params"])
