@@ -19,3 +19,27 @@ def test_peak_counts_tensors_live_at_once():
         out, peak = peak_bytes(lambda n=n: _work(n))
         assert out.item() == 1000 * n * n
         assert peak == 4 * (1000 * n + n * n)  # a and b at once; the sum comes after a is freed
+
+
+def test_frees_of_older_blocks_do_not_count():
+    """Blocks allocated during a measurement and freed after it leave entries in the profiler's
+    table; new blocks allocated later at those addresses, while profiling is off, are freed during
+    the next measurement. Those frees do not count against the work's own allocations."""
+    for _ in range(5):
+        kept = [peak_bytes(lambda: torch.ones(1000))[0] for _ in range(20)]
+        del kept  # freed with profiling off: their table entries stay
+        older = [torch.ones(1000) for _ in range(20)]  # at the same addresses, most of them
+
+        def work(older: list[torch.Tensor] = older) -> torch.Tensor:
+            out = torch.zeros(2000)
+            older.clear()
+            return out + 1
+
+        _, peak = peak_bytes(work)
+        assert 2 * 2000 * 4 <= peak < 2 * 2000 * 4 + 64  # out and out + 1 (and the scalar 1)
+
+
+def test_same_work_measures_the_same_each_time():
+    x = torch.randn(64, 64)
+    peaks = {peak_bytes(lambda: (x @ x).relu().sum())[1] for _ in range(10)}
+    assert len(peaks) == 1

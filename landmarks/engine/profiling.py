@@ -3,12 +3,17 @@ before it.
 
 On a GPU the caching allocator keeps the count (``torch.cuda.max_memory_allocated``). On a CPU
 torch keeps none, and ``tracemalloc`` sees only Python's own allocations, not tensors, so the
-work runs under ``torch.profiler`` with ``profile_memory``: every operator's own allocations
-(``self_cpu_memory_usage``) and every free (the ``[memory]`` events) in time order give the live
-bytes after each operator, and their maximum is the peak. Operators are the grain: a
-temporary an operator allocates and frees inside itself is not seen. The order comes from the
-profiler's timestamps, which do not always separate an operator from a neighbouring free, so
-two runs of the same work can differ by a small tensor's bytes.
+work runs under ``torch.profiler`` with ``profile_memory``, which records every allocation and
+every free of the CPU allocator (its address, its size, a timestamp in nanoseconds). Replayed in
+order, the records give the bytes live after each of them, and their maximum is the peak;
+temporaries an operator allocates and frees inside itself count too.
+
+Only frees of blocks allocated during the work are counted. A block allocated before it has no
+trustworthy size in the allocator's table (the profiler's table keeps an entry for an address
+that was freed while profiling was off, and a later block at the same address is freed under
+that stale size), so counting those frees would make the figure depend on where ``malloc``
+happened to put things. On a CPU the peak is therefore that of the work's own allocations;
+on a GPU the allocator's count also nets what the work freed of older tensors before its peak.
 """
 
 from __future__ import annotations
@@ -25,8 +30,7 @@ T = TypeVar("T")
 
 def peak_bytes(fn: Callable[[], T], device: torch.device | str = "cpu") -> tuple[T, int]:
     """Run ``fn()`` and return its result and the most bytes it had allocated at once on
-    ``device`` (beyond what was allocated before it; what it frees of older tensors counts
-    against what it allocates)."""
+    ``device`` (its own allocations, less those it had freed again by then)."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -35,18 +39,27 @@ def peak_bytes(fn: Callable[[], T], device: torch.device | str = "cpu") -> tuple
         out = fn()
         torch.cuda.synchronize(device)
         return out, max(0, torch.cuda.max_memory_allocated(device) - before)
+    from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         out = fn()
-    changes = []
-    for e in prof.events():
-        change = e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
-        if change:
-            changes.append((e.time_range.start, change))
+    records: list[tuple[int, int, int]] = []  # (nanoseconds, address, bytes: + allocated, - freed)
+    stack = list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        event = stack.pop()
+        stack.extend(event.children)
+        if event.tag == _EventType.Allocation and event.extra_fields.device.type == "cpu":
+            fields = event.extra_fields
+            records.append((event.start_time_ns, fields.ptr, fields.alloc_size))
+    own: dict[int, int] = {}  # address -> size of a block allocated during the work, still live
     live = peak = 0
-    # events stamped at the same microsecond: allocations first, so the peak is not understated
-    for _, change in sorted(changes, key=lambda c: (c[0], c[1] < 0)):
-        live += change
-        peak = max(peak, live)
+    # records stamped at the same nanosecond: allocations first, so the peak is not understated
+    for _, ptr, size in sorted(records, key=lambda r: (r[0], r[2] < 0)):
+        if size > 0:
+            own[ptr] = size
+            live += size
+            peak = max(peak, live)
+        elif ptr in own:
+            live -= own.pop(ptr)
     return out, peak
