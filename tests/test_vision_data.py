@@ -101,7 +101,10 @@ def test_pca_colour_jitter_moves_along_the_principal_components():
     out = augment.pca_colour_jitter(x, values, vectors, 0.1, torch.Generator().manual_seed(1))
     shift = out[:, :, 0, 0]
     assert torch.equal(out, shift[:, :, None, None].expand_as(out))  # one colour shift per image
-    along = shift @ vectors / values  # α_i, recovered
+    # α_i recovered along the components with variance: the third is 0 (green is half of red), its
+    # eigenvalue a rounding error, and shift / λ there is noise over noise (it failed CI once)
+    assert float(values[0]) < 1e-6 * float(values[-1])
+    along = (shift @ vectors)[:, 1:] / values[1:]
     assert 0.05 < float(along.std()) < 0.2
     with pytest.raises(ValueError):
         augment.pca_colour_jitter(x, values, vectors, -1.0, torch.Generator())
