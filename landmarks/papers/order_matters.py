@@ -98,8 +98,11 @@ CARD = Card(
         "process steps P = 0, 1 and 5 (paper: 0, 1, 5, 10)",
     ],
     figures={
-        "Table 1 (sorting)": "exact-sort accuracy for N = 5, 10, 15; RPW with P = 5 or 10 best, "
-        "Ptr-Net reading the numbers as a sequence below it, all falling as N grows",
+        "Table 1 (sorting)": "out-of-sample exact-sort accuracy after 10,000 iterations (all models "
+        "converged), writer without / with one glimpse. N = 5: Ptr-Net 81 / 90 %, RPW P = 0 65 / 84, "
+        "P = 1 84 / 92, P = 5 88 / 94, P = 10 90 / 94. N = 10: Ptr-Net 8 / 28 %, P = 0 7 / 30, P = 1 "
+        "14 / 44, P = 5 17 / 57, P = 10 19 / 50. N = 15: every model 0 to 10 %. Ptr-Net beats RPW "
+        "at P = 0 only",
     },
     notes=(
         "The writers (RPW's and the baseline's) are not stopped from pointing at a number twice. "
@@ -116,7 +119,13 @@ CARD = Card(
         "teacher forcing RPW with P = 0 finds the smallest number 99 % of the time but each next "
         "one only about 72 %, the seq2seq writer about 93 %, so RPW leans on the summary q*_P "
         "(P = 1 beats P = 0 by about 0.3). Neither a content glimpse over the memories before each "
-        "pointer nor twice the steps (P = 5, 2000 steps: 0.64) closed the gap in our trials."
+        "pointer nor twice the steps (P = 5, 2000 steps: 0.64) closed the gap in our trials. "
+        "Against the paper's Table 1 the toy's baseline is the outlier: the paper's Ptr-Net, "
+        "trained ten times longer, sorts 8 % of 10-number sets (28 % with a glimpse), ours 0.88 of "
+        "5-10-number sets after 1,000 steps, while our RPW (0.5 at P = 5) is in the paper's range. "
+        "The paper calls its two models identical but for the set encoding, as they are here (same "
+        "read block, writer, inputs and training); it does not say whether its writers mask the "
+        "numbers already written."
     ),
 )
 
