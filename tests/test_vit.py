@@ -305,7 +305,7 @@ def test_sincos_positions_are_fixed_and_separate_rows_from_columns():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"image_size": 30, "patch_size": 16}, "image_size=30 is not divisible by patch_size=16"),
+        ({"image_size": 30, "patch_size": 16}, "patch sizes that divide 30: 1, 2, 3, 5, 6, 10, 15, 30"),
         ({"d_model": 100, "n_head": 3}, "d_model=100 is not divisible by n_head=3"),
         ({"registers": -1}, "registers must be >= 0"),
         ({"class_token": False}, "pooling='token' reads the class token"),

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from landmarks.engine import Run
 
 __all__ = [
+    "WHAT_IT_TELLS",
     "ClassifierSpec",
     "SampleQuality",
     "ShapeClassifier",
@@ -71,6 +72,18 @@ __all__ = [
     "gaussian_frechet_distance",
     "psd_sqrt",
 ]
+
+# What the two measures can and cannot tell, for the cards of the generators they judge.
+WHAT_IT_TELLS = (
+    "What the two measures tell. Class accuracy says whether a sample has its class's shape as a "
+    "classifier trained on real images sees it; it cannot see diversity (one perfect image per "
+    "class scores 100 %) or flaws the classifier ignores, and it is capped by the classifier's "
+    "accuracy on held-out real images (``real_accuracy``, recorded by each run). The Fréchet "
+    "distance in the classifier's pooled features sees diversity and class balance as well as "
+    "fidelity, but only what those features hold (shape more than colour or place), it is biased "
+    "upward for few samples (``real_floor(n)``: n fresh real images against the reference), and it "
+    "is not comparable with Inception FIDs."
+)
 
 CACHE_NAME = "sample-quality-classifier"
 CACHE_VERSION = 1  # bump when the classifier, its data or its training changes

@@ -91,8 +91,8 @@ class ViTConfig:
         if self.image_size % self.patch_size:
             raise ValueError(
                 f"image_size={self.image_size} is not divisible by patch_size={self.patch_size}: "
-                f"the image must cut into whole patches (try image_size="
-                f"{self.image_size // self.patch_size * self.patch_size or self.patch_size})"
+                f"the image must cut into whole patches (patch sizes that divide {self.image_size}: "
+                f"{', '.join(str(d) for d in range(1, self.image_size + 1) if self.image_size % d == 0)})"
             )
         if self.d_model % self.n_head:
             raise ValueError(

@@ -43,7 +43,7 @@ from landmarks.data.shapes import PlainShapes
 from landmarks.engine import Run, fit, warmup_cosine
 from landmarks.engine.seeding import derive_seed
 from landmarks.engine.train import History
-from landmarks.metrics.sample_quality import ClassifierSpec, fixed_classifier
+from landmarks.metrics.sample_quality import WHAT_IT_TELLS, ClassifierSpec, fixed_classifier
 from landmarks.nn.diffusion import NoiseSchedule, check_guidance, ddim_sample, guided_prediction, normal_noise
 from landmarks.nn.unet import UNet
 from landmarks.papers import latent_diffusion as ldm
@@ -131,6 +131,7 @@ CARD = Card(
         "quality by a small classifier trained on real images (``landmarks.metrics.sample_quality``): "
         "class accuracy and a Fréchet distance in its features, on 1,000 samples, in place of FID, CLIP "
         "score and human raters",
+        WHAT_IT_TELLS,
     ],
     figures={
         "Abstract, Sec. 4": "in 3 steps, quality comparable to the Emu teacher's full sampler, ahead of "

@@ -45,7 +45,7 @@ from landmarks.data.shapes import PlainShapes
 from landmarks.engine import Run, fit, warmup_cosine
 from landmarks.engine.seeding import derive_seed
 from landmarks.engine.train import History
-from landmarks.metrics.sample_quality import ClassifierSpec, SampleQuality, fixed_classifier
+from landmarks.metrics.sample_quality import WHAT_IT_TELLS, ClassifierSpec, SampleQuality, fixed_classifier
 from landmarks.nn.autoencoder import KLAutoencoder, latent_scale_factor
 from landmarks.nn.diffusion import (
     NoiseSchedule,
@@ -167,6 +167,7 @@ CARD = Card(
         "quality by a small classifier trained on real images of the set "
         "(``landmarks.metrics.sample_quality``): class accuracy and a Fréchet distance in its features, "
         "on 512 samples, in place of FID and IS with Inception on 50,000",
+        WHAT_IT_TELLS,
     ],
     figures={
         "Fig. 6 (ImageNet, class-conditional, 2 M steps)": "LDM-1 and LDM-2 slow; LDM-4 to LDM-16 "

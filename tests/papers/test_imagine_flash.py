@@ -120,6 +120,7 @@ def test_within_class_spread_sees_a_collapse_to_one_image_per_class():
         ("gamma=0", "gamma must be in (0, 1]"),
         ("gamma=1.5", "gamma must be in (0, 1]"),
         ("student_steps=0", "student_steps=0: a sampler takes between 1 and 20 steps"),
+        ("student_steps=500", "student_steps=500: a sampler takes between 1 and 20 steps"),
         ("guidance=-1", "guidance=-1.0: the classifier-free guidance scale must be >= 0"),
         ("unet_channels=12", "unet_channels must be a positive multiple of 8"),
         ("samples=2", "samples must be >= 4"),

@@ -95,6 +95,7 @@ def test_models_share_every_initial_weight_but_the_registers():
         "tail_z=0",
         "attention_images=9",
         "n_head=3",
+        "patch_size=5",
     ],
 )
 def test_bad_settings_exit_2(setting: str):
