@@ -83,6 +83,35 @@ def _figures(r: Result) -> list[tuple[str, bytes, str]]:
     return figures
 
 
+def _tables(r: Result) -> list[str]:
+    """HTML for each table ``r`` recorded (``Run.table``); malformed entries are skipped with a warning."""
+    tables = r.data.get("tables", [])
+    if not isinstance(tables, list):
+        warn(f"{r.path}: 'tables' is not a list; no tables shown")
+        return []
+    esc, parts = html.escape, []
+    for i, t in enumerate(tables):
+        columns, rows = (t.get("columns"), t.get("rows")) if isinstance(t, dict) else (None, None)
+        if not (
+            isinstance(columns, list) and isinstance(rows, list) and all(isinstance(x, list) for x in rows)
+        ):
+            warn(f"{r.path}: tables[{i}] is not a {{name, columns, rows}} entry; skipped")
+            continue
+        head = "".join(f"<th>{esc(str(c))}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td class='num'>{esc(_cell(v))}</td>" for v in row) + "</tr>" for row in rows
+        )
+        caption = esc(str(t.get("caption") or t.get("name", "")))
+        parts.append(f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>")
+    return parts
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _write(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
@@ -163,7 +192,7 @@ h1{margin-bottom:.2em} h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bo
 th,td{border:1px solid #ddd;padding:.4em .6em;text-align:left;vertical-align:top} th{background:#f5f5f7}
 .ok{color:#0a7a2f;font-weight:600} .no{color:#b3261e;font-weight:600} .num{font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{display:inline-block;margin:.5em;max-width:48%;vertical-align:top} figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555} details{margin:.5em 0} pre{background:#f5f5f7;padding:.6em;overflow-x:auto;font-size:.85em}
+figcaption{font-size:.85em;color:#555} caption{caption-side:top;text-align:left;font-size:.9em;color:#555;padding:.3em 0} details{margin:.5em 0} pre{background:#f5f5f7;padding:.6em;overflow-x:auto;font-size:.85em}
 .summary{font-size:1.1em;padding:.6em 1em;background:#f5f5f7;border-radius:6px;display:inline-block}
 """
 
@@ -218,6 +247,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
                 f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{data}'>"
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
+        parts.extend(_tables(r))
         parts.append(
             f"<details><summary>Run details: seed {r.data['seed']}, device {esc(r.data['device'])}, "
             f"{_seconds(r.data['seconds'])} s</summary><pre>"

@@ -69,6 +69,7 @@ def run_paper(
         "metrics": run.metrics,
         "claims": [c.to_json() for c in run.claims],
         "plots": run.plots,
+        "tables": run.tables,
         "world_size": distributed.world_size(),
     }
     if distributed.is_main():

@@ -95,6 +95,34 @@ def test_report_skips_plot_entries_of_the_wrong_shape(
     assert (tmp_path / "report.html").exists()
 
 
+def test_report_renders_tables_escaped_and_skips_malformed_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = {"name": "t", "caption": "<b>rungs</b>", "columns": ["rung", "accuracy"], "rows": [[0, 0.123456]]}
+    result = _result(tmp_path / "lstm", tables=[good, {"name": "bad", "columns": "x", "rows": []}, 7])
+    _result(tmp_path / "resnet", paper="resnet", tables={"name": "t"})
+    assert main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "<caption>&lt;b&gt;rungs&lt;/b&gt;</caption><tr><th>rung</th><th>accuracy</th></tr>" in page
+    assert "<td class='num'>0.1235</td>" in page
+    err = capsys.readouterr().err
+    assert f"{result}: tables[1] is not" in err and f"{result}: tables[2] is not" in err
+    assert "resnet/result.json: 'tables' is not a list" in err
+
+
+def test_run_table_checks_its_rows_and_replaces_by_name(tmp_path: Path) -> None:
+    import torch
+
+    from landmarks.engine.run import Run
+
+    run = Run("lstm", 0, torch.device("cpu"), tmp_path)
+    run.table("t", ["a", "b"], [[1, torch.tensor(2.5)]], "first")
+    run.table("t", ["a", "b"], [[3, 4]], "second")
+    assert run.tables == [{"name": "t", "caption": "second", "columns": ["a", "b"], "rows": [[3, 4]]}]
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        run.table("u", ["a", "b"], [[1]])
+
+
 def test_report_reads_no_result_or_error_file_linked_from_outside(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

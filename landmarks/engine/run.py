@@ -36,6 +36,7 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
     plots: list[dict[str, str]] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
 
     # ---- what a reproduction records -------------------------------------------------
 
@@ -52,6 +53,15 @@ class Run:
         """Record a number (or a list/dict of numbers) in result.json's ``metrics``."""
         self.metrics[name] = _jsonable(value)
         return value
+
+    def table(self, name: str, columns: list[str], rows: list[list[Any]], caption: str = "") -> None:
+        """Record a small table (a header and rows of numbers or text) for the report, where
+        people would rather read a table than a metric's JSON; a table of the same name replaces
+        the earlier one."""
+        if any(len(row) != len(columns) for row in rows):
+            raise ValueError(f"table {name!r}: every row needs {len(columns)} cells, one per column")
+        entry = {"name": name, "caption": caption, "columns": list(columns), "rows": _jsonable(rows)}
+        self.tables = [t for t in self.tables if t["name"] != name] + [entry]
 
     def save_figure(self, fig: Any, name: str, caption: str = "") -> Path:
         """Save a matplotlib figure as ``<out>/<name>.png`` and list it for the report."""

@@ -333,6 +333,20 @@ def reproduce(cfg: Config, run: Run) -> None:
     )
     run.metric("relational_accuracy", rel)
     run.metric("non_relational_accuracy", nonrel)
+    names = list(by_kind)
+    run.table(
+        "accuracy_by_question",
+        ["question", "kind", *names],
+        [
+            [label, kind, *(float(by_kind[n][i]) for n in names)]
+            for i, (kind, label) in enumerate(QUESTION_TYPES)
+        ]
+        + [
+            ["mean", "non-relational", *(nonrel[n] for n in names)],
+            ["mean", "relational", *(rel[n] for n in names)],
+        ],
+        "Test accuracy by question type on Sort-of-CLEVR: the RN and the CNN + MLP baseline",
+    )
     for name, h in histories.items():
         run.metric(f"{name}_train_seconds", round(h.seconds, 2))
         run.metric(f"{name}_parameters", sum(p.numel() for p in models[name].parameters()))
