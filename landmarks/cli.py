@@ -297,7 +297,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         raise UserInputError(f"{args.file} is empty: there is nothing to compress")
     if args.order < 0:
         raise UserInputError(f"--order must be >= 0, got {args.order}")
-    out = Path(args.out) if args.out else Path(f"{args.file}.lmac")
+    out = _output_file(args.out, Path(f"{args.file}.lmac"), f"{Path(args.file).name}.lmac")
     blob = compress(source, AdaptiveContextModel(args.order))
     atomic_write_bytes(out, lambda f: f.write(blob))
     print(f"wrote {out}: {len(source)} → {len(blob)} bytes, {8 * len(blob) / len(source):.3f} bits per byte")
@@ -310,15 +310,23 @@ def cmd_decompress(args: argparse.Namespace) -> int:
 
     blob = _read_input(args.file)
     name = str(args.file)
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(name[: -len(".lmac")] if name.endswith(".lmac") else name + ".out")
-    )
+    default = Path(name[: -len(".lmac")] if name.endswith(".lmac") else name + ".out")
+    out = _output_file(args.out, default, default.name)
     data = decompress(blob, source=name)
     atomic_write_bytes(out, lambda f: f.write(data))
     print(f"wrote {out}: {len(data)} bytes")
     return 0
+
+
+def _output_file(given: str | None, default: Path, suggested_name: str) -> Path:
+    """The file compress / decompress will write, checked before any work: not a folder, and
+    below folders that exist or can be made."""
+    out = Path(given) if given else default
+    if out.is_dir():
+        where = f"--out {out}" if given else f"{out} (the default output)"
+        raise UserInputError(f"{where} is a folder; this writes one file, e.g. --out {out / suggested_name}")
+    output_folder(out.parent, "--out" if given else "the output's folder")
+    return out
 
 
 # ---- landmarks score ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from landmarks.information.arithmetic import (
     decode,
     decompress,
     encode,
+    model_from_name,
     quantize,
 )
 
@@ -119,3 +122,102 @@ def test_cli_round_trip_and_bad_input(tmp_path: Path, capsys):
     packed.write_bytes(packed.read_bytes()[:-50])
     assert main(["decompress", str(packed)]) == 2
     assert "corrupt or truncated" in capsys.readouterr().err
+
+
+def _header_fields(blob: bytes) -> tuple[int, int]:
+    """Where the model's name starts and where the symbol count starts, in a version-2 file."""
+    name_start = 6  # magic (4), version (1), length of the name (1)
+    return name_start, name_start + blob[5]
+
+
+def _with_header_crc(header: bytes) -> bytes:
+    """A header with a CRC that matches it: a file someone crafted, not one damaged in transit."""
+    return header + struct.pack(">I", zlib.crc32(header))
+
+
+@pytest.mark.parametrize("bit", [0, 7, 20, 40, 63])
+def test_a_flipped_bit_in_the_symbol_count_is_refused_at_once(tmp_path: Path, capsys, bit):
+    text = load_corpus()[:3000].encode()
+    blob = bytearray(compress(text, AdaptiveContextModel(2)))
+    _, count_start = _header_fields(blob)
+    assert int.from_bytes(blob[count_start : count_start + 8], "big") == len(text)
+    blob[count_start + 7 - bit // 8] ^= 1 << (bit % 8)  # big-endian: bit 63 is the top one
+    packed = tmp_path / "damaged.lmac"
+    packed.write_bytes(bytes(blob))
+    began = time.perf_counter()
+    assert main(["decompress", str(packed), "--out", str(tmp_path / "back")]) == 2
+    assert time.perf_counter() - began < 2  # refused before decoding, not after 2^63 symbols
+    assert "damaged header" in capsys.readouterr().err
+    assert not (tmp_path / "back").exists()
+
+
+@pytest.mark.parametrize("position", [0, 5, -1])  # "o" of order, the order digit, the alphabet
+def test_a_flipped_bit_in_the_model_name_is_refused(tmp_path: Path, capsys, position):
+    blob = bytearray(compress(b"abracadabra " * 50, AdaptiveContextModel(2)))
+    name_start, count_start = _header_fields(blob)
+    assert blob[name_start:count_start] == b"order2-context-counts-256"
+    blob[(name_start if position >= 0 else count_start) + position] ^= 0x01
+    packed = tmp_path / "damaged.lmac"
+    packed.write_bytes(bytes(blob))
+    assert main(["decompress", str(packed)]) == 2
+    assert "damaged header" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name", ["order2-context-counts-1", "order2-context-counts-300", "order2-context-counts--300", "gzip"]
+)
+def test_a_crafted_header_with_a_bad_model_is_refused_with_exit_2(tmp_path: Path, capsys, name):
+    with pytest.raises(CompressedFileError):
+        model_from_name(name)
+    body = b"hello"
+    header = b"LMAC" + bytes([2, len(name)]) + name.encode() + struct.pack(">QI", len(body), zlib.crc32(body))
+    packed = tmp_path / "crafted.lmac"
+    packed.write_bytes(_with_header_crc(header) + encode(body, AdaptiveContextModel(2)))
+    assert main(["decompress", str(packed)]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
+
+
+def test_version_1_files_still_decode():
+    """Files written before the header had its CRC (version 1: the same header without it)."""
+    data = load_corpus()[:3000].encode()
+    blob = compress(data, AdaptiveContextModel(2))
+    name_length = blob[5]
+    end = 6 + name_length + 12  # magic, version, name length, name, count and CRC of the bytes
+    old = bytearray(blob[:end] + blob[end + 4 :])
+    old[4] = 1
+    assert decompress(bytes(old)) == data
+
+
+@pytest.mark.parametrize("version", [0, 3, 255])
+def test_unknown_format_versions_are_refused(tmp_path: Path, capsys, version):
+    blob = bytearray(compress(b"some bytes to pack", AdaptiveContextModel(1)))
+    blob[4] = version
+    with pytest.raises(CompressedFileError, match=f"format version {version},.* reads versions 1 and 2"):
+        decompress(bytes(blob))
+    packed = tmp_path / "other.lmac"
+    packed.write_bytes(bytes(blob))
+    assert main(["decompress", str(packed)]) == 2
+    assert f"format version {version}" in capsys.readouterr().err
+
+
+def test_an_existing_folder_as_out_is_refused_with_exit_2(tmp_path: Path, capsys):
+    source = tmp_path / "play.txt"
+    source.write_bytes(load_corpus()[:2000].encode())
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main(["compress", str(source), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "play.txt.lmac" in err
+    assert list(folder.iterdir()) == []
+    assert main(["compress", str(source)]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "play.txt.lmac"), "--out", str(folder)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    source.unlink()
+    source.mkdir()  # the default output of decompress, play.txt, is now a folder
+    assert main(["decompress", str(tmp_path / "play.txt.lmac")]) == 2
+    assert "the default output" in capsys.readouterr().err
+    (tmp_path / "file").write_bytes(b"x")
+    assert main(["compress", str(tmp_path / "play.txt.lmac"), "--out", str(tmp_path / "file" / "x")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -99,7 +99,7 @@ CARD = Card(
         "upper bounds on K by real compressors (zlib, bz2, lzma) and by an arithmetic coder driven "
         "by a learned model, every length measured by encoding, not estimated",
         "the counting argument checked exhaustively: every n-bit string encoded",
-        "NCD with a real compressor and clustering without hand-made features",
+        "NCD with three real compressors (zlib, bz2, lzma) and clustering without hand-made features",
     ],
     shrinks=[
         "the counting check enumerates all 4,096 strings of n = 12 bits (coded by an adaptive "
@@ -127,7 +127,14 @@ CARD = Card(
         "other, and no cut of the tree gives three clusters: at most two, {Shakespeare, Python} "
         "and {random}, purity 12/18. The distances do separate the two real sources: every "
         "item's nearest neighbour comes from its own source (recorded as "
-        "``ncd_nearest_neighbour_same_source``)."
+        "``ncd_nearest_neighbour_same_source``). The run also clusters with zlib and bz2 "
+        "(``ncd_purity_by_compressor``): on seed 0 zlib gives 0.67 as lzma does and bz2 gives "
+        "1.00. The claim stays on lzma, the compressor it named before any run; bz2's purity is "
+        "recorded, not claimed. "
+        "Throughput, plain Python on one thread of a shared 2-core Xeon CPU: the order-2 "
+        "context-count coder encodes 200 kB of Shakespeare at about 240 kB/s and decodes at "
+        "about 150 kB/s, and the LSTM-driven ``CharModelCoder`` (256 units, 82 characters) "
+        "codes about 1,700 characters/s each way (3,000 characters)."
     ),
 )
 
@@ -180,6 +187,18 @@ def cluster_purity(distances: np.ndarray, labels: list[int], clusters: int) -> t
     assigned = fcluster(tree, clusters, criterion="maxclust")
     majority = sum(np.bincount(np.array(labels)[assigned == c]).max() for c in np.unique(assigned))
     return majority / len(labels), tree
+
+
+def ncd_clustering(
+    items: list[bytes], labels: list[int], compressor: str
+) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """The NCD matrix under one compressor, the purity of its three average-linkage clusters,
+    the tree, and the share of items whose nearest other item comes from their own source."""
+    distances = distance_matrix(items, compressor)
+    purity, tree = cluster_purity(distances, labels, 3)
+    off_diagonal = distances + np.diag(np.full(len(items), np.inf))
+    nearest_same = float(np.mean(np.array(labels)[off_diagonal.argmin(1)] == np.array(labels)))
+    return distances, purity, tree, nearest_same
 
 
 # ---- the experiment ------------------------------------------------------------------------------------
@@ -256,13 +275,13 @@ def reproduce(cfg: Config, run: Run) -> None:
     code = code[: cfg.excerpts]
     randoms = [rng.integers(0, 256, cfg.excerpt_bytes, dtype=np.uint8).tobytes() for _ in range(cfg.excerpts)]
     items, labels = texts + code + randoms, [0] * len(texts) + [1] * len(code) + [2] * len(randoms)
-    distances = distance_matrix(items, "lzma")
-    purity, tree = cluster_purity(distances, labels, 3)
-    off_diagonal = distances + np.diag(np.full(len(items), np.inf))
-    nearest_same = float(np.mean(np.array(labels)[off_diagonal.argmin(1)] == np.array(labels)))
-    run.log(
-        f"NCD clustering of {len(items)} items: purity {purity:.3f}; nearest neighbour of the same source {nearest_same:.3f}"
-    )
+    by_compressor = {name: ncd_clustering(items, labels, name) for name in COMPRESSORS}
+    for name, (_, purity, _, nearest_same) in by_compressor.items():
+        run.log(
+            f"NCD ({name}) clustering of {len(items)} items: purity {purity:.3f}; "
+            f"nearest neighbour of the same source {nearest_same:.3f}"
+        )
+    distances, purity, _, nearest_same = by_compressor["lzma"]  # the claim's compressor
 
     # 4. A learned model as a compressor (char-rnn's LSTM), encoded and decoded for real.
     data = encode_chars(split)
@@ -294,6 +313,10 @@ def reproduce(cfg: Config, run: Run) -> None:
     run.metric("ncd_purity", purity)
     run.metric("ncd_nearest_neighbour_same_source", nearest_same)
     run.metric("ncd_mean_within_and_across", _within_across(distances, labels))
+    run.metric("ncd_purity_by_compressor", {name: r[1] for name, r in by_compressor.items()})
+    run.metric(
+        "ncd_nearest_neighbour_same_source_by_compressor", {name: r[3] for name, r in by_compressor.items()}
+    )
     run.metric("held_out_bits_per_char", bits)
     run.metric("char_lstm_train_seconds", round(history.seconds, 2))
     run.metric("crc32_of_held_out_text", zlib.crc32(text))
@@ -303,7 +326,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     run.check(CARD.claims[2], purity)
     run.check(CARD.claims[3], bits["arithmetic + char LSTM"] - min(bits["zlib"], bits["bz2"]))
 
-    _plot_ncd(run, distances, tree, labels)
+    _plot_ncd(run, by_compressor, labels)
     _plot_bits(run, bits, shares)
 
 
@@ -319,22 +342,31 @@ def _within_across(distances: np.ndarray, labels: list[int]) -> dict[str, float]
     return out
 
 
-def _plot_ncd(run: Run, distances: np.ndarray, tree: np.ndarray, labels: list[int]) -> None:
+def _plot_ncd(
+    run: Run, by_compressor: dict[str, tuple[np.ndarray, float, np.ndarray, float]], labels: list[int]
+) -> None:
     from scipy.cluster.hierarchy import dendrogram
 
     from landmarks.plots import plt
 
     names = ["Shakespeare", "Python", "random"]
     tick = [f"{names[label]} {i}" for i, label in enumerate(labels)]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    image = left.imshow(distances, cmap="viridis", vmin=0, vmax=max(1.0, float(distances.max())))
-    left.set_xticks(range(len(tick)), tick, rotation=90, fontsize=6)
-    left.set_yticks(range(len(tick)), tick, fontsize=6)
-    left.grid(False)
-    fig.colorbar(image, ax=left, label="NCD (lzma)")
-    dendrogram(tree, labels=tick, ax=right, leaf_font_size=6, orientation="right")
-    right.set_title("average-linkage tree of the NCD matrix", fontsize=9)
-    run.save_figure(fig, "ncd", "Normalized compression distances and the tree they induce")
+    fig, axes = plt.subplots(2, len(by_compressor), figsize=(5.5 * len(by_compressor), 10), squeeze=False)
+    for column, (compressor, (distances, purity, tree, nearest_same)) in enumerate(by_compressor.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        image = top.imshow(distances, cmap="viridis", vmin=0, vmax=max(1.0, float(distances.max())))
+        top.set_xticks(range(len(tick)), tick, rotation=90, fontsize=6)
+        top.set_yticks(range(len(tick)), tick, fontsize=6)
+        top.grid(False)
+        top.set_title(
+            f"NCD ({compressor}): purity {purity:.2f}, nearest same source {nearest_same:.2f}", fontsize=9
+        )
+        fig.colorbar(image, ax=top, label=f"NCD ({compressor})")
+        dendrogram(tree, labels=tick, ax=bottom, leaf_font_size=6, orientation="right")
+        bottom.set_title(f"average-linkage tree of the {compressor} NCD matrix", fontsize=9)
+    run.save_figure(
+        fig, "ncd", "Normalized compression distances under zlib, bz2 and lzma, and the trees they induce"
+    )
 
 
 def _plot_bits(run: Run, bits: dict[str, float], shares: list[float]) -> None:

@@ -52,6 +52,26 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert len(saved["claims"]) == len(kc.CARD.claims)
     for name in ("ncd", "bits"):
         assert (tmp_path / "kolmogorov-complexity" / f"{name}.png").exists()
+    metrics = saved["metrics"]
+    assert set(metrics["ncd_purity_by_compressor"]) == {"zlib", "bz2", "lzma"}
+    assert set(metrics["ncd_nearest_neighbour_same_source_by_compressor"]) == {"zlib", "bz2", "lzma"}
+    # the claim and its metrics stay on lzma
+    assert metrics["ncd_purity_by_compressor"]["lzma"] == metrics["ncd_purity"]
+    nearest = metrics["ncd_nearest_neighbour_same_source_by_compressor"]["lzma"]
+    assert nearest == metrics["ncd_nearest_neighbour_same_source"]
+    claim = next(c for c in saved["claims"] if "NCD clusters" in c["statement"])
+    assert claim["measured"] == metrics["ncd_purity"]
+
+
+def test_ncd_clustering_under_every_compressor():
+    rng = np.random.default_rng(0)
+    text = b"to be or not to be, that is the question; whether tis nobler in the mind " * 6
+    items = [text[i : i + 300] for i in (0, 60)] + [rng.integers(0, 256, 300, dtype=np.uint8).tobytes()]
+    for compressor in ("zlib", "bz2", "lzma"):
+        distances, purity, tree, nearest_same = kc.ncd_clustering(items * 2, [0, 0, 1] * 2, compressor)
+        assert distances.shape == (6, 6) and np.allclose(distances, distances.T)
+        assert tree.shape == (5, 4)
+        assert 0 < purity <= 1 and nearest_same == 1.0  # each item's copy is its nearest neighbour
 
 
 def test_bad_settings_exit_2(capsys):
