@@ -527,6 +527,12 @@ class TwoLayerNet:
         grads["W2"] = grads["W2"] + self.reg * p["W2"]
         return loss, grads
 
+    def size(self) -> dict[str, int]:
+        """Parameters, and multiply-adds per example (each affine layer: in × out), counted as
+        ``landmarks.nn.counting`` counts torch layers (the hooks cannot see these hand-written ones)."""
+        (d, h), (_, c) = self.params["W1"].shape, self.params["W2"].shape
+        return {"parameters": sum(v.numel() for v in self.params.values()), "macs": d * h + h * c}
+
 
 class ThreeLayerConvNet:
     """conv - relu - 2×2 max pool - affine - relu - affine - softmax (the assignment's ConvNet).
@@ -580,6 +586,14 @@ class ThreeLayerConvNet:
         for k in weights:
             grads[k] = grads[k] + self.reg * p[k]
         return loss, grads
+
+    def size(self, height: int, width: int) -> dict[str, int]:
+        """Parameters, and multiply-adds per (C, height, width) example: the conv's output elements
+        × C·k·k (it keeps the size), then the two affine layers' in × out."""
+        f, c, k, _ = self.params["W1"].shape
+        (pooled, hidden), (_, classes) = self.params["W2"].shape, self.params["W3"].shape
+        macs = f * height * width * c * k * k + pooled * hidden + hidden * classes
+        return {"parameters": sum(v.numel() for v in self.params.values()), "macs": macs}
 
 
 # ---- The solver: minibatch training with hand-written updates ----------------------------------
@@ -1056,6 +1070,13 @@ def reproduce(cfg: Config, run: Run) -> None:
         run.metric(f"{name}_reg", s.reg)
         run.metric(f"{name}_best_epoch", s.log.best_epoch)
         run.metric(f"{name}_validation_grid", s.grid)
+    run.metric(
+        "sizes",
+        {
+            "two_layer_net": selected["two_layer_net"].model.size(),
+            "convnet": selected["convnet"].model.size(*data["x_test"].shape[-2:]),
+        },
+    )
     for name in ("two_layer_net", "convnet"):
         run.metric(f"{name}_val_accuracy", selected[name].log.val_acc)
         run.metric(f"{name}_train_accuracy", selected[name].log.train_acc)

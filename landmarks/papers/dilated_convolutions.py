@@ -245,7 +245,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     from landmarks.data.synthetic import batches, eval_set
     from landmarks.engine import fit
     from landmarks.engine.seeding import derive_seed
-    from landmarks.nn.counting import count_params
+    from landmarks.nn.counting import count_macs, count_params
 
     cfg.validate()
     task = SeedRegions(cfg.size, cfg.classes, cfg.min_seeds, cfg.max_seeds)
@@ -310,6 +310,7 @@ def reproduce(cfg: Config, run: Run) -> None:
             else float("nan"),
             "accuracy_within_undilated_reach": float(correct[~far].float().mean()),
             "parameters": count_params(model),
+            "macs": count_macs(model, (1, *test.scores.shape[1:])),  # multiply-adds per input map
             "seconds": round(history.seconds, 2),
         }
         histories[name], predictions[name] = history, predicted[:4].cpu()

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from landmarks.nn.counting import count_params
+from landmarks.nn.counting import count_macs, count_params
 from landmarks.papers.resnet import ZeroPadShortcut, conv1x1, conv3x3
 from landmarks.registry import Card, ClaimSpec
 
@@ -387,6 +387,7 @@ def reproduce(cfg: Config, run: Run) -> None:
 
     histories: dict[str, History] = {}
     finals: dict[str, float] = {}
+    sizes: dict[str, dict[str, int]] = {}  # parameters and multiply-adds per image (landmarks.nn.counting)
     for name, (preact, shortcut) in RUNS.items():
         torch.manual_seed(derive_seed(run.seed, run.paper, "init", name))
         model = VariantResNet(cfg.depth, preact, shortcut, cfg.width, in_channels=1).to(
@@ -408,6 +409,7 @@ def reproduce(cfg: Config, run: Run) -> None:
             eval_every=cfg.eval_every,
         )
         histories[name], finals[name] = history, history.final_loss(cfg.final_window)
+        sizes[name] = {"parameters": count_params(model), "macs": count_macs(model, (1, *x_test.shape[1:]))}
         test_error = history.evals[-1]["test_error"] if history.evals else float("nan")
         run.log(
             f"{name}: final training loss {finals[name]:.4f}, test error {test_error:.1%}, {history.seconds:.1f} s"
@@ -428,8 +430,10 @@ def reproduce(cfg: Config, run: Run) -> None:
     loss.backward()
     optimizer.step()
     big_loss = float(loss.detach())
+    big_macs = count_macs(big, (1, 3, 32, 32))
     run.log(
-        f"ResNet-{cfg.big_depth}: {big_params / 1e6:.2f} M parameters, one training step, loss {big_loss:.3f}"
+        f"ResNet-{cfg.big_depth}: {big_params / 1e6:.2f} M parameters, {big_macs / 1e9:.2f} G multiply-adds "
+        f"per 32×32 image, one training step, loss {big_loss:.3f}"
     )
     del big, optimizer
 
@@ -438,9 +442,15 @@ def reproduce(cfg: Config, run: Run) -> None:
         "test_error", {k: h.evals[-1]["test_error"] if h.evals else None for k, h in histories.items()}
     )
     run.metric("train_seconds", {k: round(h.seconds, 2) for k, h in histories.items()})
+    run.metric("sizes", sizes)
     run.metric(
         f"resnet{cfg.big_depth}",
-        {"parameters": big_params, "weight_layer_parameters": big_weights, "first_step_loss": big_loss},
+        {
+            "parameters": big_params,
+            "weight_layer_parameters": big_weights,
+            "macs": big_macs,
+            "first_step_loss": big_loss,
+        },
     )
 
     run.check(CARD.claims[0], finals["pre-activation"] - finals["original"])

@@ -277,3 +277,22 @@ def test_quick_run(tmp_path):
     assert set(metrics["gradient_checks"]) == {*LAYERS, "two_layer_net", "convnet"}
     assert result["claims"][0]["verdict"] == result["claims"][1]["verdict"] == "reproduced"
     assert all(0 <= metrics[f"{n}_test_accuracy"] <= 1 for n in cs231n.CLASSIFIERS)
+
+
+def test_sizes_equal_the_shared_counter_on_torch_equivalents():
+    """TwoLayerNet and ThreeLayerConvNet count their own parameters and multiply-adds (the hooks of
+    landmarks.nn.counting cannot see hand-written layers): the same as the torch nets they equal."""
+    from torch import nn
+
+    from landmarks.nn.counting import count_macs, count_params
+
+    g = torch.Generator().manual_seed(0)
+    two = cs231n.TwoLayerNet(64, 50, 10, reg=0.0, generator=g)
+    same = nn.Sequential(nn.Linear(64, 50), nn.ReLU(), nn.Linear(50, 10))
+    assert two.size() == {"parameters": count_params(same), "macs": count_macs(same, (1, 64))}
+    conv = cs231n.ThreeLayerConvNet((1, 8, 8), 16, 3, 40, 10, reg=0.0, generator=g)
+    same = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 40), nn.ReLU(), nn.Linear(40, 10),
+    )  # fmt: skip
+    assert conv.size(8, 8) == {"parameters": count_params(same), "macs": count_macs(same, (1, 1, 8, 8))}
