@@ -430,13 +430,19 @@ def _from_folder(cfg: Config, run: Run) -> tuple[Utterances, Utterances, list[np
     waves, texts, rate = speech.load_wav_folder(run.data_dir)
     if len(waves) < 2:
         raise DataFormatError(f"{run.data_dir}: needs at least 2 recordings (train and test)")
+    n_test = max(1, len(waves) // 10)  # a tenth held out; a folder's speakers are not known
+    if len(waves) - n_test < cfg.batch:
+        raise DataFormatError(
+            f"--data-dir {run.data_dir}: {len(waves)} recordings leave {len(waves) - n_test} to train on "
+            f"({n_test} held out), fewer than one minibatch of {cfg.batch}; pass --set batch=N with "
+            f"N <= {len(waves) - n_test}, or add recordings"
+        )
     n_fft = 2 ** math.ceil(math.log2(0.032 * rate))  # 32 ms windows every 10 ms, as for the synthesizer
     feats = [
         speech.log_mel_spectrogram(torch.from_numpy(w), n_fft=n_fft, hop=rate // 100, sample_rate=rate)
         for w in waves
     ]
     order = torch.randperm(len(waves), generator=run.generator("split")).tolist()
-    n_test = max(1, len(waves) // 10)  # a tenth held out; a folder's speakers are not known
     test, train = order[:n_test], order[n_test:]
     pick = lambda idx: Utterances([feats[i] for i in idx], [texts[i] for i in idx], [0] * len(idx))  # noqa: E731
     return pick(train), pick(test), [waves[i] for i in test], rate
@@ -477,8 +483,6 @@ def reproduce(cfg: Config, run: Run) -> None:
         f"{len(train.texts)} training utterances, {len(test.texts)} held out "
         f"({'your recordings' if run.data_dir else f'{cfg.test_speakers} unheard speakers'})"
     )
-    if len(train.texts) < cfg.batch:
-        raise ValueError(f"batch ({cfg.batch}) is larger than the {len(train.texts)} training utterances")
 
     batches = minibatches([len(f) for f in train.features], cfg.batch)
     longest = [max(len(train.features[i]) for i in b) for b in batches]

@@ -43,11 +43,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarks.engine import Run, distributed
+from landmarks.errors import UserInputError
 from landmarks.files import atomic_write_text
 from landmarks.nn.pipeline import GPipeStage, activation_shapes, partition
 from landmarks.registry import Card, ClaimSpec
 
-__all__ = ["CARD", "PRESETS", "Config", "bubble_fraction", "make_model", "reproduce"]
+__all__ = ["CARD", "PRESETS", "Config", "bubble_fraction", "check_stage_processes", "make_model", "reproduce"]
 
 CARD = Card(
     citation=(
@@ -129,7 +130,7 @@ class Config:
     warmup_steps: int = 2
     timed_steps: int = 8
     lr: float = 0.01
-    threads: int = 0  # per process; 0: the machine's cores divided among the stages
+    threads: int = 0  # per process; 0: the machine's cores divided among the stages (torchrun's own under it)
 
     def validate(self) -> None:
         for name in ("stages", "layers", "width", "batch", "timed_steps", "reference_micro_batches"):
@@ -257,6 +258,7 @@ def _experiment(cfg: Config, seed: int, device: torch.device) -> dict | None:
         rec = stage_for(m, module, remat).step(x_local, y_local, F.mse_loss, m)
         memory["with" if remat else "without"] = gather(rec.activation_bytes)
     out["activation_bytes"] = memory
+    out["threads"] = gather(torch.get_num_threads())  # what each stage really ran with
 
     # 4. Throughput: ours against torch.distributed.pipelining's ScheduleGPipe, same stages, same M.
     out["throughput"] = {"ours": _throughput_ours(cfg, stage_for(m, module), x_local, y_local, m)}
@@ -341,12 +343,20 @@ def _threads(cfg: Config, world: int) -> int:
     return cfg.threads or max(1, (os.cpu_count() or 1) // world)
 
 
+def check_stage_processes(processes: int, stages: int) -> None:
+    """Under torchrun every process is one stage: refuse a count that differs from ``stages``."""
+    if processes != stages:
+        raise UserInputError(
+            f"torchrun started {processes} processes but gpipe runs stages={stages}, one process per "
+            f"stage; start torchrun with --nproc_per_node={stages}, or pass --set stages={processes}"
+        )
+
+
 def _run_pipeline(cfg: Config, run: Run) -> dict:
     if distributed.active():  # under torchrun: these processes are the stages
-        if distributed.world_size() != cfg.stages:
-            raise ValueError(
-                f"torchrun started {distributed.world_size()} processes; --set stages={distributed.world_size()}"
-            )
+        check_stage_processes(distributed.world_size(), cfg.stages)
+        if cfg.threads:  # otherwise keep torchrun's OMP_NUM_THREADS (1 unless the user set it)
+            torch.set_num_threads(cfg.threads)
         result = _experiment(cfg, run.seed, run.device)
         everyone = [None] * cfg.stages
         dist.all_gather_object(everyone, result)
@@ -375,7 +385,8 @@ def reproduce(cfg: Config, run: Run) -> None:
     run.log(f"{cfg.stages} stages over {result['backend']}, {time.perf_counter() - began:.1f} s")
 
     run.metric("stage_parameters", result["stage_parameters"])
-    run.metric("threads_per_process", _threads(cfg, cfg.stages))
+    threads = result["threads"]
+    run.metric("threads_per_process", threads[0] if len(set(threads)) == 1 else threads)
     run.metric("max_parameter_difference", result["max_parameter_difference"])
     bubble = {int(m): v for m, v in result["bubble"].items()}
     run.metric("idle_fraction", {str(m): v for m, v in bubble.items()})

@@ -19,14 +19,14 @@ paper's best model (Sec. 5) uses:
 ``reproduce`` predicts Hückel π energies of generated conjugated hydrocarbons
 (``landmarks.data.molecules``: exact targets from the graph's spectrum) and compares the MPNN
 with predicting the mean, with a no-message-passing model (DeepSets on atom features), and with
-a sum readout in place of set2set.
+a sum readout in place of set2set. With ``--data-dir`` it reads QM9-style SDF files instead
+and predicts the data items named by ``--set targets=...``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ from landmarks.data.molecules import (
     read_sdf,
 )
 from landmarks.engine import Run, fit
+from landmarks.errors import UserInputError
 from landmarks.nn.pointer import Set2Set
 from landmarks.registry import Card, ClaimSpec
 
@@ -57,6 +58,9 @@ __all__ = [
     "pad_by_graph",
     "reproduce",
 ]
+
+USES_DATA_DIR = True  # --data-dir: QM9-style .sdf files instead of the generated molecules
+GENERATED_TARGETS = ("gap", "pi_energy")  # what huckel_targets computes for generated molecules
 
 CARD = Card(
     citation=(
@@ -151,7 +155,6 @@ class Config:
     eval_every: int = 500
     passes_sweep: tuple[int, ...] = (0, 1, 2, 3, 5)
     sweep_steps: int = 1000
-    data_dir: str = ""  # a folder with QM9-style .sdf files instead of the generated set
 
     def validate(self) -> None:
         for name in ("train", "test", "hidden", "batch", "steps", "readout_steps", "sweep_steps"):
@@ -313,21 +316,36 @@ class DeepSets(nn.Module):
 
 
 def _load(cfg: Config, run: Run) -> tuple[list[Molecule], list[Molecule]]:
-    if not cfg.data_dir:
+    """The generated molecules, or with ``--data-dir`` the molecules of its .sdf files, split
+    into training and test sets. Target names the data lacks are refused before any training."""
+    if run.data_dir is None:
+        unknown = [t for t in cfg.targets if t not in GENERATED_TARGETS]
+        if unknown:
+            raise UserInputError(
+                f"--set targets: generated molecules have no target {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(GENERATED_TARGETS)} (other names need SDF files with --data-dir)"
+            )
         rng = run.rng("molecules")
         molecules = generate_molecules(
             rng, cfg.train + cfg.test, cfg.min_atoms, cfg.max_atoms, cfg.max_degree
         )
         return molecules[: cfg.train], molecules[cfg.train :]
-    files = sorted(Path(cfg.data_dir).glob("*.sdf"))
+    files = sorted(run.data_dir.glob("*.sdf"))
     if not files:
-        raise DataFormatError(f"{cfg.data_dir}: no .sdf files found")
+        raise DataFormatError(f"--data-dir {run.data_dir}: no .sdf files found")
     molecules = [m for f in files for m in read_sdf(f)]
-    missing = {t for m in molecules for t in cfg.targets if t not in m.targets}
-    if missing:
+    if len(molecules) < 3:
         raise DataFormatError(
-            f"{cfg.data_dir}: molecules lack the data items {sorted(missing)}; set --set targets=... to "
-            "names the files carry"
+            f"--data-dir {run.data_dir}: {len(molecules)} molecule(s); need at least 3 (2 to train on, 1 to test)"
+        )
+    shared = set.intersection(*(set(m.targets) for m in molecules))
+    missing = [t for t in cfg.targets if t not in shared]
+    if missing:
+        have = ", ".join(sorted(shared)) or "none"
+        raise DataFormatError(
+            f"--data-dir {run.data_dir}: not every molecule carries the data items "
+            f"{', '.join(map(repr, missing))}; items every molecule carries: {have}. Choose targets "
+            "from those with --set targets=NAME,... --set claim_target=NAME"
         )
     order = run.rng("split").permutation(len(molecules))
     n_test = max(1, min(cfg.test, len(molecules) // 5))

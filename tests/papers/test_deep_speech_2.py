@@ -152,6 +152,23 @@ def test_a_users_own_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "outside the alphabet" in capsys.readouterr().err
 
 
+def test_too_few_recordings_for_a_minibatch_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rng = np.random.default_rng(1)
+    data, out = tmp_path / "wavs", tmp_path / "out"
+    data.mkdir()
+    speaker = speech.random_speakers(rng, 1)[0]
+    lines = []
+    for i in range(4):  # 3 to train on, 1 held out: fewer than the quick preset's batch of 8
+        text = str(rng.choice(speech.LEXICON))
+        speech.write_wav(data / f"u{i}.wav", speech.synthesize(text, speaker, rng))
+        lines.append(f"u{i}.wav\t{text}")
+    (data / "transcripts.txt").write_text("\n".join(lines) + "\n")
+    assert main(["run", "deep-speech-2", "--quick", "--data-dir", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "4 recordings leave 3 to train on" in err and "--set batch=N with N <= 3" in err
+    assert not (out / "deep-speech-2" / "result.json").exists()
+
+
 def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
     assert main(["run", "deep-speech-2", "--quick", "--set", "ablation_steps=3"]) == 2
     assert "multiple of eval_every" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarks.cli import main
+from landmarks.errors import UserInputError
 from landmarks.nn.pipeline import GPipeStage, activation_shapes, partition, split_micro_batches
 from landmarks.papers import gpipe
 
@@ -88,6 +89,8 @@ def test_quick_run_spawns_its_stages(tmp_path: Path):
     assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
     assert saved["claims"][0]["verdict"] == "reproduced"  # the synchronous update is exact at any size
     assert (tmp_path / "gpipe" / "schedule.png").exists()
+    quick = gpipe.PRESETS["quick"]  # the threads each spawned stage really ran with
+    assert saved["metrics"]["threads_per_process"] == gpipe._threads(quick, quick.stages)
 
 
 def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
@@ -95,3 +98,10 @@ def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
     assert "needs at least as many layers" in capsys.readouterr().err
     assert main(["run", "gpipe", "--quick", "--set", "reference_micro_batches=3"]) == 2
     assert "do not divide the batch of 8" in capsys.readouterr().err
+
+
+def test_torchrun_process_count_must_equal_stages():
+    gpipe.check_stage_processes(4, 4)
+    with pytest.raises(UserInputError, match="torchrun started 3 processes but gpipe runs stages=4") as e:
+        gpipe.check_stage_processes(3, 4)
+    assert "--nproc_per_node=4" in str(e.value) and "--set stages=3" in str(e.value)

@@ -77,12 +77,67 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert (tmp_path / "mpnn" / "mpnn.png").exists()
 
 
+def _sdf_record(molecule, name: str, items: dict[str, float]) -> str:
+    """One V2000 molfile with data items, as QM9's SDF files hold them."""
+    lines = [
+        name,
+        "  generated",
+        "",
+        f"{molecule.atoms:3d}{len(molecule.bonds):3d}  0  0  0  0  0  0  0  0999 V2000",
+    ]
+    lines += [f"    {k:.4f}    0.0000    0.0000 {e:<3} 0  0" for k, e in enumerate(molecule.elements)]
+    lines += [
+        f"{u + 1:3d}{v + 1:3d}{t:3d}  0"
+        for (u, v), t in zip(molecule.bonds, molecule.bond_types, strict=True)
+    ]
+    lines.append("M  END")
+    for key, value in items.items():
+        lines += [f"> <{key}>", f"{value:.6f}", ""]
+    return "\n".join([*lines, "$$$$", ""])
+
+
+def _write_sdf_folder(folder: Path, count: int = 8) -> None:
+    molecules = generate_molecules(np.random.default_rng(5), count, 5, 9)
+    folder.mkdir()
+    for part in range(2):
+        records = [
+            _sdf_record(m, f"mol-{k}", {"gap": m.targets["gap"], "homo": -m.targets["gap"] / 2})
+            for k, m in enumerate(molecules)
+            if k % 2 == part
+        ]
+        (folder / f"part-{part}.sdf").write_text("".join(records))
+
+
+def test_quick_run_reads_sdf_files_from_data_dir(tmp_path: Path):
+    _write_sdf_folder(tmp_path / "sdf")
+    out = tmp_path / "out"
+    args = ["run", "mpnn", "--quick", "--data-dir", str(tmp_path / "sdf"), "--out", str(out)]
+    assert main([*args, "--set", "targets=homo", "--set", "claim_target=homo"]) == 0
+    saved = json.loads((out / "mpnn" / "result.json").read_text())
+    assert set(saved["metrics"]["test_mae"]["MPNN, set2set readout"]) == {"homo"}
+    assert len(saved["claims"]) == 3
+
+
 def test_bad_settings_exit_2(capsys, tmp_path: Path):
     assert main(["run", "mpnn", "--quick", "--set", "max_degree=4"]) == 2
     assert "at most 3" in capsys.readouterr().err
-    (tmp_path / "bad.sdf").write_text("title\n\n\n  x  1\n")
-    assert main(["run", "mpnn", "--quick", "--set", f"data_dir={tmp_path}"]) == 2
+    out = ["--out", str(tmp_path / "out")]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "bad.sdf").write_text("title\n\n\n  x  1\n")
+    assert main(["run", "mpnn", "--quick", "--data-dir", str(bad), *out]) == 2
     assert "line 4" in capsys.readouterr().err
+    # Targets the data does not provide fail before training, naming the ones it does.
+    homo = ["--set", "targets=homo", "--set", "claim_target=homo"]
+    assert main(["run", "mpnn", "--quick", *homo, *out]) == 2
+    err = capsys.readouterr().err
+    assert "'homo'" in err and "gap, pi_energy" in err
+    _write_sdf_folder(tmp_path / "sdf")
+    lumo = ["--set", "targets=gap,lumo", "--set", "claim_target=gap"]
+    assert main(["run", "mpnn", "--quick", "--data-dir", str(tmp_path / "sdf"), *lumo, *out]) == 2
+    err = capsys.readouterr().err
+    assert "'lumo'" in err and "gap, homo" in err
+    assert not (tmp_path / "out" / "mpnn" / "result.json").exists()
 
 
 def test_master_node_keeps_the_invariances_and_reaches_across_the_molecule():
