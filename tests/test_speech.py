@@ -99,6 +99,21 @@ def test_mel_filterbank_is_the_formula():
     assert torch.allclose(fb[inside].sum(1), torch.ones(int(inside.sum())), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("n_fft", "rate", "n_mels", "f_min", "f_max"),
+    [(256, 8000, 40, 0.0, None), (512, 16000, 80, 20.0, 7600.0), (256, 8000, 10, 100.0, None)],
+)
+def test_mel_filterbank_equals_librosa(n_fft, rate, n_mels, f_min, f_max):
+    """librosa's HTK-scale filters without area normalization are ours (torchaudio, the other
+    reference the issue names, has no wheel for this torch)."""
+    librosa = pytest.importorskip("librosa")
+    ours = mel_filterbank(n_fft, rate, n_mels, f_min=f_min, f_max=f_max)
+    theirs = librosa.filters.mel(
+        sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=True, norm=None, dtype=np.float64
+    )
+    assert np.abs(ours.double().numpy() - theirs.T).max() < 1e-5
+
+
 def test_log_mel_spectrogram_shape_and_batching():
     x = torch.from_numpy(synthesize("go", VOICE, np.random.default_rng(0)))
     one = log_mel_spectrogram(x)

@@ -268,7 +268,9 @@ def mel_filterbank(
 ) -> Tensor:
     """(n_fft // 2 + 1, n_mels): triangular filters whose corners are n_mels + 2 points evenly
     spaced on the mel scale between f_min and f_max; filter i rises from corner i to 1 at
-    corner i + 1 and falls to 0 at corner i + 2 (linearly in Hz)."""
+    corner i + 1 and falls to 0 at corner i + 2 (linearly in Hz). The mel scale is HTK's,
+    2595 log₁₀(1 + f/700), and the filters are not area-normalized: librosa's
+    ``filters.mel(htk=True, norm=None)``, transposed (a test holds them equal)."""
     f_max = sample_rate / 2 if f_max is None else f_max
     if not 0 <= f_min < f_max <= sample_rate / 2:
         raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2, got {f_min}, {f_max}")
