@@ -17,7 +17,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,34 +93,37 @@ def bench_attention(repeats: int) -> list[Measurement]:
 
 
 def bench_recurrent(repeats: int) -> list[Measurement]:
-    """The LSTM stack, forward and backward: torch's fused kernel vs the gate equations step by step."""
-    from landmarks.nn.recurrent import LSTM
+    """The recurrent stacks, forward and backward: torch's fused kernels (``torch.lstm``,
+    ``torch.gru``, ``torch.rnn_tanh``) vs the cell equations step by step. The GRU is the one
+    RNNsearch's encoder runs (bahdanau-attention); the tanh RNN is the plain stack of the same module."""
+    from landmarks.nn.recurrent import GRU, LSTM, RNN
 
     torch.manual_seed(0)
     b, t, hidden = 64, 100, 256
     x = torch.randn(b, t, hidden)
     rows = []
-    for layers in (1, 2):
-        lstm = LSTM(hidden, hidden, layers, batch_first=True)
+    for stack in (LSTM, GRU, RNN):
+        for layers in (1, 2):
+            net = stack(hidden, hidden, layers, batch_first=True)
 
-        def run(fused: bool, lstm: LSTM = lstm) -> Callable[[], None]:
-            def step() -> None:
-                lstm.fused = fused
-                out, _ = lstm(x)
-                out.sum().backward()
+            def run(fused: bool, net: torch.nn.Module = net) -> Callable[[], None]:
+                def step() -> None:
+                    net.fused = fused
+                    out, _ = net(x)
+                    out.sum().backward()
 
-            return step
+                return step
 
-        rows.append(
-            Measurement(
-                "recurrent",
-                f"LSTM fwd+bwd, {layers} layer(s), B={b} T={t} H={hidden}",
-                "fused",
-                timed(run(True), repeats),
-                "explicit",
-                timed(run(False), repeats),
+            rows.append(
+                Measurement(
+                    "recurrent",
+                    f"{stack.__name__} fwd+bwd, {layers} layer(s), B={b} T={t} H={hidden}",
+                    "fused",
+                    timed(run(True), repeats),
+                    "explicit",
+                    timed(run(False), repeats),
+                )
             )
-        )
     return rows
 
 
@@ -275,6 +278,7 @@ def _vision_models():  # type: ignore[no-untyped-def]
     """(name, model builder, input shape of one training batch) for each vision entry's default run."""
     from landmarks.papers import alexnet, convnext, dilated_convolutions, identity_mappings, maxvit, resnet
 
+    toy_maxvit = maxvit.PRESETS["default"]
     return [
         ("alexnet: four-layer ConvNet", lambda: alexnet.SmallAlexNet(16), (128, 3, 32, 32)),
         (
@@ -295,8 +299,8 @@ def _vision_models():  # type: ignore[no-untyped-def]
         ("convnext: toy ConvNeXt (ladder top)", lambda: convnext.ladder_model(5, 13), (128, 3, 32, 32)),
         (
             "maxvit: toy MaxViT, block + grid attention",
-            lambda: maxvit.toy_maxvit(maxvit.PRESETS["default"], "grid"),
-            (64, 3, 48, 48),
+            lambda: maxvit.toy_maxvit(toy_maxvit, "grid"),
+            (toy_maxvit.batch, 3, toy_maxvit.image_size, toy_maxvit.image_size),
         ),
     ]
 
@@ -341,36 +345,69 @@ def bench_vision(repeats: int) -> list[Measurement]:
                     fast,
                     "contiguous",
                     timings[kind, False],
-                    {"images_per_second_channels_last": shape[0] / fast},
+                    {
+                        "images_per_second_channels_last": shape[0] / fast,
+                        "images_per_second_contiguous": shape[0] / timings[kind, False],
+                    },
                 )
             )
     return rows
 
 
 def bench_vision_transformers(repeats: int) -> list[Measurement]:
-    """Images per second of the attention models of issue 11 at their toy runs' sizes: the ViT
-    (vit, vit-registers, aim) and the diffusion UNet, a training step (forward, backward, AdamW)
-    and inference, with the fused attention kernel against the explicit softmax(QKᵀ/√d)V."""
+    """Images per second of the attention models of issue 11 at their toy runs' sizes, a training
+    step (forward, backward, AdamW) and inference, with the fused attention kernel against the
+    explicit softmax(QKᵀ/√d)V: the ViT of ``landmarks run vit`` (vit-registers and aim train ViTs
+    of the same depth and width, patches of 4 on 32×32 images, too) and ``latent-diffusion``'s
+    class-conditional UNet on its 16×16 pixels and on its 8×8 latents (LDM-2), at its batch and
+    with its classes. Sizes are read from those papers' default presets."""
     import torch.nn.functional as F
 
-    from landmarks.nn.unet import UNet, UNetConfig
-    from landmarks.nn.vit import VisionTransformer, ViTConfig
+    from landmarks.data.shapes import CLASSES, PlainShapes
+    from landmarks.nn.unet import UNet
+    from landmarks.nn.vit import VisionTransformer
+    from landmarks.papers import latent_diffusion, vit
 
-    def vit(fused: bool) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]]:
-        cfg = ViTConfig(
-            image_size=32, patch_size=4, num_classes=10, d_model=64, depth=6, n_head=4, mlp_ratio=2.0
-        )
-        return VisionTransformer(ViTConfig(**{**cfg.__dict__, "fused": fused})), lambda m, x: m(x)
+    Forward = Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
+    vit_cfg = vit.PRESETS["default"]
+    ldm_cfg, shapes = latent_diffusion.PRESETS["default"], PlainShapes()
+    ldm_k, ldm_t = shapes.num_classes, ldm_cfg.timesteps // 2  # every class; a middle timestep
+    latent_side = shapes.size // ldm_cfg.latent_factor
 
-    def unet(fused: bool) -> tuple[torch.nn.Module, Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]]:
-        cfg = UNetConfig(channels=32, channel_mult=(1, 2, 2), num_res_blocks=1, norm_groups=8, num_classes=10)
-        model = UNet(UNetConfig(**{**cfg.__dict__, "fused": fused}))
-        labels = torch.arange(64) % 10
-        return model, lambda m, x: m(x, torch.full((len(x),), 500), labels[: len(x)])
+    def vit_model(fused: bool) -> tuple[torch.nn.Module, Forward]:
+        cfg = replace(vit_cfg.vit_config(len(CLASSES)), fused=fused)
+        return VisionTransformer(cfg), lambda m, x: m(x)
 
-    entries = [
-        ("ViT 6×64, patches of 4 on 32×32 (65 tokens)", vit, (128, 3, 32, 32)),
-        ("class-conditional UNet, 32 wide, cross-attention (32×32)", unet, (64, 3, 32, 32)),
+    def unet(channels: int) -> Callable[[bool], tuple[torch.nn.Module, Forward]]:
+        config = latent_diffusion.denoiser(channels, ldm_cfg, ldm_k).config  # the toy run's own builder
+
+        def build(fused: bool) -> tuple[torch.nn.Module, Forward]:
+            model = UNet(config, fused=fused)
+            labels = torch.arange(ldm_cfg.batch) % ldm_k
+            return model, lambda m, x: m(x, torch.full((len(x),), ldm_t), labels[: len(x)])
+
+        return build
+
+    size, patch = vit_cfg.vit_config(len(CLASSES)).image_size, vit_cfg.patch_size
+    entries: list[tuple[str, Callable[[bool], tuple[torch.nn.Module, Forward]], tuple[int, ...]]] = [
+        (
+            f"ViT {vit_cfg.depth}×{vit_cfg.d_model}, patches of {patch} on {size}×{size} "
+            f"({(size // patch) ** 2 + 1} tokens)",
+            vit_model,
+            (vit_cfg.batch, 3, size, size),
+        ),
+        (
+            f"class-conditional UNet, {ldm_cfg.unet_channels} wide, cross-attention, "
+            f"pixels ({shapes.size}×{shapes.size}×3)",
+            unet(3),
+            (ldm_cfg.batch, 3, shapes.size, shapes.size),
+        ),
+        (
+            f"class-conditional UNet, {ldm_cfg.unet_channels} wide, cross-attention, "
+            f"latents ({latent_side}×{latent_side}×{ldm_cfg.latent_channels})",
+            unet(ldm_cfg.latent_channels),
+            (ldm_cfg.batch, ldm_cfg.latent_channels, latent_side, latent_side),
+        ),
     ]
     rows = []
     for name, build, shape in entries:
@@ -405,7 +442,10 @@ def bench_vision_transformers(repeats: int) -> list[Measurement]:
                     timings[kind, True],
                     "explicit",
                     timings[kind, False],
-                    {"images_per_second_fused": shape[0] / timings[kind, True]},
+                    {
+                        "images_per_second_fused": shape[0] / timings[kind, True],
+                        "images_per_second_explicit": shape[0] / timings[kind, False],
+                    },
                 )
             )
     return rows
@@ -660,6 +700,15 @@ def run_benchmarks(names: list[str], repeats: int = 5, out: Path | None = None) 
     return rows
 
 
+# The images-per-second keys of ``extra`` that the table's notes show, side by side.
+_IMAGE_RATES = (
+    ("channels_last", "channels-last"),
+    ("contiguous", "contiguous"),
+    ("fused", "fused"),
+    ("explicit", "explicit"),
+)
+
+
 def _print(rows: list[Measurement]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -674,8 +723,11 @@ def _print(rows: list[Measurement]) -> None:
         notes = ""
         if "reached" in r.extra and not r.extra["reached"]:
             notes = f"never reached it (final BLEU {r.extra['transformer_final_bleu']:.1f})"
-        if "images_per_second_channels_last" in r.extra:
-            notes = f"{r.extra['images_per_second_channels_last']:.0f} images/s channels-last"
+        rates = [(label, r.extra.get(f"images_per_second_{key}")) for key, label in _IMAGE_RATES]
+        if any(rate is not None for _, rate in rates):
+            notes = "images/s: " + ", ".join(
+                f"{rate:.0f} {label}" for label, rate in rates if rate is not None
+            )
         if "mfu" in r.extra:
             notes = f"MFU {r.extra['mfu']:.0%} ({r.extra['model_gflops']:.0f} of {r.extra['matmul_gflops']:.0f} GFLOP/s)"
         table.add_row(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from landmarks.bench import BENCHMARKS, Measurement, timed
+from landmarks.bench import BENCHMARKS, Measurement, _print, timed
 from landmarks.cli import main
 
 
@@ -18,6 +18,27 @@ def test_a_benchmark_runs_and_writes_json(tmp_path, capsys) -> None:
     assert row["benchmark"] == "attention" and row["a_label"] == "fused" and row["b_label"] == "explicit"
     assert row["a_seconds"] > 0 and row["ratio"] == row["b_seconds"] / row["a_seconds"]
     assert "attention" in capsys.readouterr().out
+
+
+def test_vision_transformers_runs_at_the_toy_runs_sizes(tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "vision-transformers", "--repeats", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [r["what"].split(",")[-2].strip() for r in rows] == ["train step", "infer pass"] * 3
+    whats = " ".join(r["what"] for r in rows)
+    assert "on 32×32" in whats and "batch 128" in whats  # landmarks run vit
+    # landmarks run latent-diffusion: 16×16 images and their 8×8×4 latents, batches of 64
+    assert "pixels (16×16×3)" in whats and "latents (8×8×4)" in whats and "batch 64" in whats
+    for r in rows:
+        assert (r["a_label"], r["b_label"]) == ("fused", "explicit") and r["a_seconds"] > 0
+        assert r["extra"]["images_per_second_explicit"] > 0 and r["extra"]["images_per_second_fused"] > 0
+    assert "images/s:" in capsys.readouterr().out  # both rates, side by side
+
+
+def test_the_table_shows_both_image_rates_of_a_vision_row(capsys) -> None:
+    extra = {"images_per_second_channels_last": 400.0, "images_per_second_contiguous": 250.0}
+    _print([Measurement("vision", "a net, train step", "channels-last", 0.16, "contiguous", 0.256, extra)])
+    assert "images/s: 400 channels-last, 250 contiguous" in capsys.readouterr().out
 
 
 def test_unknown_benchmark_and_bad_arguments_exit_2(tmp_path, capsys) -> None:
