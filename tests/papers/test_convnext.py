@@ -258,3 +258,24 @@ def test_quick_run_writes_result(tmp_path):
 def test_bad_settings_exit_2(setting, message, capsys):
     assert main(["run", "convnext", "--quick", "--set", setting]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cifar_batches_from_data_dir(tmp_path):
+    """With --data-dir the ladder trains on CIFAR-10 binary batches (here small random ones)."""
+    import numpy as np
+
+    from landmarks.data.cifar import write_cifar_batch
+
+    data = tmp_path / "cifar"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for name in (*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"):
+        write_cifar_batch(
+            data / name, rng.integers(0, 256, (60, 3, 32, 32), dtype=np.uint8), np.arange(60) % 10
+        )
+    out = tmp_path / "out"
+    assert main(["run", "convnext", "--quick", "--data-dir", str(data), "--out", str(out)]) == 0
+    saved = json.loads((out / "convnext" / "result.json").read_text())
+    assert len(saved["metrics"]["ladder"]) == len(convnext.LADDER)
+    (data / "test_batch.bin").write_bytes(b"\x00" * 100)  # not a whole record
+    assert main(["run", "convnext", "--quick", "--data-dir", str(data), "--out", str(out)]) == 2

@@ -238,3 +238,13 @@ def test_quick_run_writes_result_and_is_fixed_by_its_seed(tmp_path: Path):
     assert {"slope", "intercept", "r2"} <= set(first["metrics"]["fit"])
     for key in ("concept_counts", "zero_shot_accuracy", "fit", "final_train_loss"):
         assert first["metrics"][key] == saved[1]["metrics"][key]
+
+
+def test_quick_run_with_the_shared_vit_as_image_encoder(tmp_path: Path):
+    """The default image encoder is a ConvNet (the card says why); the shared ViT runs the whole
+    experiment too."""
+    assert main(["run", "no-zero-shot", "--quick", "--set", "image_encoder=vit", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "no-zero-shot" / "result.json").read_text())
+    assert saved["config"]["image_encoder"] == "vit"
+    assert [c["statement"] for c in saved["claims"]] == [c.statement for c in nzs.CARD.claims]
+    assert set(saved["metrics"]["zero_shot_accuracy"]) == set(cs.CONCEPTS)
