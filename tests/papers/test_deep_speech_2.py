@@ -134,17 +134,22 @@ def test_quick_run_writes_result_and_figures(tmp_path: Path):
         assert (tmp_path / "deep-speech-2" / figure).exists()
 
 
-def test_a_users_own_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    rng = np.random.default_rng(0)
-    data, out = tmp_path / "wavs", tmp_path / "out"
+def _recordings(data: Path, count: int, seed: int, upper: bool = False) -> None:
+    """``count`` synthetic utterances of one speaker as WAV files, with their transcripts."""
+    rng = np.random.default_rng(seed)
     data.mkdir()
     speaker = speech.random_speakers(rng, 1)[0]
     lines = []
-    for i in range(12):
+    for i in range(count):
         text = str(rng.choice(speech.LEXICON))
         speech.write_wav(data / f"u{i}.wav", speech.synthesize(text, speaker, rng))
-        lines.append(f"u{i}.wav\t{text.upper()}")
+        lines.append(f"u{i}.wav\t{text.upper() if upper else text}")
     (data / "transcripts.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_a_users_own_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    data, out = tmp_path / "wavs", tmp_path / "out"
+    _recordings(data, 12, seed=0, upper=True)
     assert main(["run", "deep-speech-2", "--quick", "--data-dir", str(data), "--out", str(out)]) == 0
     assert "your recordings" in capsys.readouterr().err
     (data / "transcripts.txt").write_text("u0.wav\tno digits 7\n")
@@ -153,16 +158,8 @@ def test_a_users_own_recordings(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_too_few_recordings_for_a_minibatch_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    rng = np.random.default_rng(1)
     data, out = tmp_path / "wavs", tmp_path / "out"
-    data.mkdir()
-    speaker = speech.random_speakers(rng, 1)[0]
-    lines = []
-    for i in range(4):  # 3 to train on, 1 held out: fewer than the quick preset's batch of 8
-        text = str(rng.choice(speech.LEXICON))
-        speech.write_wav(data / f"u{i}.wav", speech.synthesize(text, speaker, rng))
-        lines.append(f"u{i}.wav\t{text}")
-    (data / "transcripts.txt").write_text("\n".join(lines) + "\n")
+    _recordings(data, 4, seed=1)  # 3 to train on, 1 held out: fewer than the quick preset's batch of 8
     assert main(["run", "deep-speech-2", "--quick", "--data-dir", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "4 recordings leave 3 to train on" in err and "--set batch=N with N <= 3" in err
