@@ -107,9 +107,7 @@ def _tables(r: Result) -> list[str]:
 
 
 def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return fmt_number(value) if isinstance(value, float) else str(value)
 
 
 def _write(path: Path, text: str) -> None:
