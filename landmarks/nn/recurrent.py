@@ -18,6 +18,11 @@ weights to torch's own kernels (``torch.lstm`` and friends, what ``nn.LSTM`` cal
 ``fused=False`` runs the equations below, one time step at a time. The tests hold the two paths
 to each other and to ``torch.nn`` (outputs, final states and gradients). Not supported:
 dropout between layers, bidirectional stacks, ``proj_size``, unbatched (2-D) inputs.
+
+Padded batches: ``forward(x, state, lengths=...)`` runs each sequence for its own length, as
+``nn.LSTM`` does on a ``PackedSequence``: outputs past a sequence's end are zero and the final
+state is the one after its last element. The fused path packs the batch and makes one kernel
+call; the explicit path freezes each finished sequence's state.
 """
 
 from __future__ import annotations
@@ -191,22 +196,39 @@ class _Stack(nn.Module):
     def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None):
         raise NotImplementedError
 
-    def _run(self, x: Tensor, state: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _run(
+        self, x: Tensor, state: tuple[Tensor, ...] | None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
             raise ValueError(
                 f"{type(self).__name__} expects a 3-D input {layout} with {self.input_size} features, "
                 f"got shape {tuple(x.shape)}"
             )
-        batch = x.shape[0] if self.batch_first else x.shape[1]
+        batch, steps = (x.shape[0], x.shape[1]) if self.batch_first else (x.shape[1], x.shape[0])
+        if lengths is not None:
+            _check_lengths(lengths, batch, steps)
         if state is None:
             zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
             state = (zeros,) * (2 if self.GATES == 4 else 1)
-        if self.fused:
+        if not self.fused:
+            return self._explicit(x, state, lengths)
+        if lengths is None:
             return self._fused(x, state)
-        return self._explicit(x, state)
+        # One kernel call over the packed batch: at step t it runs only the sequences still going.
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths.cpu(), batch_first=self.batch_first, enforce_sorted=False
+        )
+        state = tuple(part.index_select(1, packed.sorted_indices) for part in state)  # longest first
+        data, finals = self._fused(packed.data, state, packed.batch_sizes)
+        out, _ = nn.utils.rnn.pad_packed_sequence(
+            packed._replace(data=data), batch_first=self.batch_first, total_length=steps
+        )
+        return out, tuple(part.index_select(1, packed.unsorted_indices) for part in finals)
 
-    def _explicit(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _explicit(
+        self, x: Tensor, state: tuple[Tensor, ...], lengths: Tensor | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         if self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I): the loop runs over the first axis
         finals = []
@@ -216,27 +238,41 @@ class _Stack(nn.Module):
             s = tuple(part[k] for part in state)  # this layer's (h_0[, c_0]), each (B, H)
             outputs = []
             for t in range(x.shape[0]):  # the recurrence: step t needs h_{t-1}
-                s = self.step(x_proj[t], s, w_hh, b_hh)
-                outputs.append(s[0])  # h_t
+                new = self.step(x_proj[t], s, w_hh, b_hh)
+                if lengths is None:
+                    s = new
+                    outputs.append(s[0])  # h_t
+                else:  # a finished sequence keeps its state and outputs zeros
+                    going = (t < lengths)[:, None]  # (B, 1)
+                    s = tuple(torch.where(going, n, o) for n, o in zip(new, s))
+                    outputs.append(torch.where(going, new[0], 0.0))
             x = torch.stack(outputs)  # (T, B, H): the next layer's input sequence
             finals.append(s)
         out = x.transpose(0, 1) if self.batch_first else x
         return out, tuple(torch.stack(parts) for parts in zip(*finals))  # each (num_layers, B, H)
 
-    def _fused(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _fused(
+        self, x: Tensor, state: tuple[Tensor, ...], batch_sizes: Tensor | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         raise NotImplementedError
 
-    def _kernel(self, kernel, x: Tensor, hx):  # type: ignore[no-untyped-def]
-        """Call one of torch's fused recurrent kernels with this stack's weights."""
-        # (params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
-        args = self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False, self.batch_first
+    def _kernel(self, kernel, x: Tensor, hx, batch_sizes: Tensor | None = None):  # type: ignore[no-untyped-def]
+        """Call one of torch's fused recurrent kernels with this stack's weights.
+
+        With ``batch_sizes`` ``x`` is a packed sequence's data (what ``pack_padded_sequence``
+        returns), and the kernel's packed overload runs it.
+        """
+        # (params, has_biases, num_layers, dropout, train, bidirectional[, batch_first])
+        args = self.flat_weights(), self.bias, self.num_layers, 0.0, self.training, False
         # cuDNN refuses a state that is a strided view (Set2Set's expanded zeros, a sliced cache).
         hx = tuple(h.contiguous() for h in hx) if isinstance(hx, tuple) else hx.contiguous()
         with warnings.catch_warnings():
             # cuDNN wants every weight in one buffer, as nn.LSTM keeps them; ours are separate
             # Parameters, which it copies together on each call: the same numbers, a little slower.
             warnings.filterwarnings("ignore", message="RNN module weights are not part of single")
-            return kernel(x, hx, *args)
+            if batch_sizes is not None:
+                return kernel(x, batch_sizes, hx, *args)
+            return kernel(x, hx, *args, self.batch_first)
 
     def extra_repr(self) -> str:
         return (
@@ -254,12 +290,14 @@ class RNN(_Stack):
         (h,) = state
         return (rnn_step(x_proj, h, w_hh, b_hh),)
 
-    def _fused(self, x, state):
-        output, h_n = self._kernel(torch.rnn_tanh, x, state[0])
+    def _fused(self, x, state, batch_sizes=None):
+        output, h_n = self._kernel(torch.rnn_tanh, x, state[0], batch_sizes)
         return output, (h_n,)
 
-    def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,))
+    def forward(
+        self, x: Tensor, h_0: Tensor | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,), lengths)
         return output, h_n
 
 
@@ -272,14 +310,14 @@ class LSTM(_Stack):
         h, c = state
         return lstm_step(x_proj, h, c, w_hh, b_hh)
 
-    def _fused(self, x, state):
-        output, h_n, c_n = self._kernel(torch.lstm, x, state)
+    def _fused(self, x, state, batch_sizes=None):
+        output, h_n, c_n = self._kernel(torch.lstm, x, state, batch_sizes)
         return output, (h_n, c_n)
 
     def forward(
-        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        output, (h_n, c_n) = self._run(x, state)
+        output, (h_n, c_n) = self._run(x, state, lengths)
         return output, (h_n, c_n)
 
 
@@ -292,12 +330,14 @@ class GRU(_Stack):
         (h,) = state
         return (gru_step(x_proj, h, w_hh, b_hh),)
 
-    def _fused(self, x, state):
-        output, h_n = self._kernel(torch.gru, x, state[0])
+    def _fused(self, x, state, batch_sizes=None):
+        output, h_n = self._kernel(torch.gru, x, state[0], batch_sizes)
         return output, (h_n,)
 
-    def forward(self, x: Tensor, h_0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,))
+    def forward(
+        self, x: Tensor, h_0: Tensor | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        output, (h_n,) = self._run(x, None if h_0 is None else (h_0,), lengths)
         return output, h_n
 
 
@@ -359,3 +399,12 @@ def _torch_default_init(module: nn.Module, hidden_size: int) -> None:
 def _check_sizes(input_size: int, hidden_size: int) -> None:
     if input_size < 1 or hidden_size < 1:
         raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
+
+
+def _check_lengths(lengths: Tensor, batch: int, steps: int) -> None:
+    if lengths.shape != (batch,) or lengths.dtype.is_floating_point:
+        raise ValueError(
+            f"lengths must be integers of shape ({batch},), got {lengths.dtype} of shape {tuple(lengths.shape)}"
+        )
+    if batch and not 1 <= int(lengths.min()) <= int(lengths.max()) <= steps:
+        raise ValueError(f"lengths must lie in [1, {steps}] (the input's time steps), got {lengths.tolist()}")

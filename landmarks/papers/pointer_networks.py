@@ -163,22 +163,13 @@ class PointerNetwork(nn.Module):
 
     def encode(self, x: Tensor, lengths: Tensor) -> tuple[tuple[Tensor, Tensor], PointerMemory]:
         """x (B, n, F), lengths (B,) → the encoder's final (h, c), each (B, H), and the memory."""
-        B, n = x.shape[:2]
+        n = x.shape[1]
         emb = self.read(x)  # (B, n, E)
         valid = torch.arange(n, device=x.device)[None, :] < lengths[:, None]  # (B, n)
-        if bool(valid.all()):
-            keys, (h, c) = self.encoder(emb)  # one fused call
-            h, c = h[0], c[0]
-        else:  # padded sets: the state stops changing after each set's last element
-            h = c = emb.new_zeros(B, self.encoder.hidden_size)
-            outputs = []
-            for t in range(n):
-                out, (h_new, c_new) = self.encoder(emb[:, t : t + 1], (h[None], c[None]))
-                keep = valid[:, t : t + 1]
-                h, c = torch.where(keep, h_new[0], h), torch.where(keep, c_new[0], c)
-                outputs.append(out[:, 0])
-            keys = torch.stack(outputs, dim=1)  # (B, n, H): e_j (padding is never pointed at)
-        return (h, c), self.decoder.memory(keys, emb, valid)
+        # each set for its own length (one packed kernel call): (h, c) after its last element,
+        # keys e_j zero on padding, which is never pointed at
+        keys, (h, c) = self.encoder(emb, lengths=lengths)
+        return (h[0], c[0]), self.decoder.memory(keys, emb, valid)
 
     def forward(self, x: Tensor, lengths: Tensor, slots: Tensor, complete: bool) -> Tensor:
         """Teacher forcing: log-probabilities (B, T, n + 1) of the pointer slots ``slots`` (B, T)."""

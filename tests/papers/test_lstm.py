@@ -65,6 +65,61 @@ def test_stack_matches_torch(ours_cls, ref_cls, batch_first, with_state, fused):
         torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("ours_cls, ref_cls", PAIRS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
+def test_padded_batch_with_lengths_matches_torchs_packed_sequence(ours_cls, ref_cls, batch_first, fused):
+    """``lengths=`` runs each sequence for its own length, as torch does on a PackedSequence:
+    outputs zero past the end, the final state after the last element, the same gradients."""
+    torch.manual_seed(0)
+    ref = ref_cls(5, 6, num_layers=2, batch_first=batch_first)
+    ours = ours_cls(5, 6, num_layers=2, batch_first=batch_first, fused=fused)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    T, B = 7, 4
+    lengths = torch.tensor([3, 7, 1, 5])  # unsorted, one full, one of a single step
+    x = torch.randn((B, T, 5) if batch_first else (T, B, 5))
+    n_state = 2 if ref_cls is nn.LSTM else 1
+    state = tuple(torch.randn(2, B, 6) for _ in range(n_state))
+    probes = [torch.randn((*x.shape[:-1], 6)), *(torch.randn(2, B, 6) for _ in range(n_state))]
+
+    def run_ref(xi, si):
+        packed = nn.utils.rnn.pack_padded_sequence(xi, lengths, batch_first=batch_first, enforce_sorted=False)
+        out, final = ref(packed, si)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=T)
+        return out, final
+
+    results, grads = [], []
+    for module, call in ((ref, run_ref), (ours, lambda xi, si: ours(xi, si, lengths=lengths))):
+        xi = x.clone().requires_grad_()
+        si = tuple(s.clone().requires_grad_() for s in state)
+        out, final = call(xi, si if n_state == 2 else si[0])
+        final = _as_tuple(final)
+        loss = (out * probes[0]).sum() + sum((f * p).sum() for f, p in zip(final, probes[1:]))
+        loss.backward()
+        results.append((out.detach(), [f.detach() for f in final]))
+        grads.append([xi.grad, *(s.grad for s in si)] + [p.grad for p in module.parameters()])
+
+    (ref_out, ref_final), (out, final) = results
+    torch.testing.assert_close(out, ref_out, atol=ATOL, rtol=0)
+    for a, b in zip(final, ref_final, strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+
+
+def test_bad_lengths_are_refused():
+    model = lstm.LSTM(5, 6, batch_first=True)
+    x = torch.randn(2, 7, 5)
+    for bad, match in (
+        (torch.tensor([3]), "shape"),
+        (torch.tensor([3.0, 2.0]), "integers"),
+        (torch.tensor([0, 2]), r"\[1, 7\]"),
+        (torch.tensor([8, 2]), r"\[1, 7\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            model(x, lengths=bad)
+
+
 @pytest.mark.parametrize("ours_cls, ref_cls", CELL_PAIRS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
 def test_cell_matches_torch(ours_cls, ref_cls, fused):
