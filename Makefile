@@ -1,5 +1,6 @@
 # One command each for the main job and the tests. Both build the environment first.
 #   make run                  # set up, then reproduce every paper: runs/<timestamp>/{report.html,RESULTS.md}
+#   make results ARGS="ids"   # rerun those papers (all if none) into results/ and rebuild RESULTS.md
 #   make test                 # set up, then lint and the whole test suite (what CI runs)
 #   make TORCH="torch==2.9.1 torchvision==0.24.1" test    # another torch build
 
@@ -10,7 +11,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.landmarks-installed
 
-.PHONY: setup run test lint clean
+.PHONY: setup run results test lint clean
 
 setup:
 	@if [ ! -x "$(BIN)/python" ]; then $(PYTHON) -m venv $(VENV); fi
@@ -25,6 +26,10 @@ setup:
 
 run: setup
 	$(BIN)/landmarks reproduce $(ARGS)
+
+results: setup
+	$(BIN)/landmarks reproduce --out results $(ARGS)
+	cp results/RESULTS.md RESULTS.md
 
 lint: setup
 	$(BIN)/ruff check landmarks tests scripts

@@ -28,6 +28,13 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "metrics": ((dict,), "an object"),
     "claims": ((list,), "a list"),
 }
+# Provenance (``landmarks.provenance``), written since results could be rerun one paper at a time;
+# older files lack it, and the report says so.
+_OPTIONAL: dict[str, tuple[tuple[type, ...], str]] = {
+    "created": ((str,), "text (an ISO 8601 time)"),
+    "code": ((str,), "text (a code fingerprint)"),
+    "machine": ((dict,), "an object"),
+}
 _CLAIM_TEXT = ("statement", "threshold", "paper_value")
 
 
@@ -66,7 +73,7 @@ def read_result(path: Path) -> Result:
         raise MalformedResult(f"{path}: missing keys {sorted(missing)}")
     if data["schema"] != 1:
         raise MalformedResult(f"{path}: schema {data['schema']!r} is not supported (expected 1)")
-    for key, (types, kind) in _TYPES.items():
+    for key, (types, kind) in (_TYPES | {k: v for k, v in _OPTIONAL.items() if k in data}).items():
         value = data[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise MalformedResult(f"{path}: {key!r} must be {kind}, not {_short(value)}")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from landmarks import registry
+from landmarks import provenance, registry
 from landmarks.config import apply_overrides
 from landmarks.errors import UserInputError
 from landmarks.files import atomic_write_bytes
@@ -34,6 +34,8 @@ def run_paper(
     data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train, measure, and write ``<out>/<paper_id>/result.json``; returns that result."""
+    import torch
+
     from landmarks.engine import Run, distributed, pick_device, seed_everything
 
     paper = registry.get(paper_id)
@@ -56,6 +58,7 @@ def run_paper(
         data_dir=Path(data_dir) if data_dir is not None else None,
     )
     run.out.mkdir(parents=True, exist_ok=True)
+    code = provenance.code_fingerprint(paper.module)  # the code as it was when the run began
     began = time.perf_counter()
     module.reproduce(cfg, run)
     result = {
@@ -65,6 +68,9 @@ def run_paper(
         "quick": quick,
         "device": str(dev),
         "seconds": round(time.perf_counter() - began, 2),
+        "created": provenance.now(),
+        "code": code,
+        "machine": provenance.machine(str(dev), torch.get_num_threads(), torch.__version__),
         "config": run.config_json(),
         "metrics": run.metrics,
         "claims": [c.to_json() for c in run.claims],

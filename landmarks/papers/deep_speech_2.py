@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from landmarks.data import speech
 from landmarks.data.errors import DataFormatError
 from landmarks.engine import Run, derive_seed, fit
+from landmarks.errors import UserInputError
 from landmarks.metrics import character_error_rate, word_error_rate
 from landmarks.nn.ctc import ctc_loss, greedy_decode, prefix_beam_search
 from landmarks.registry import Card, ClaimSpec
@@ -183,10 +184,6 @@ class Config:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.batch > self.train_utterances:
-            raise ValueError(
-                f"batch ({self.batch}) must not exceed train_utterances ({self.train_utterances})"
-            )
         if self.ablation_steps > self.steps or self.ablation_steps % self.eval_every:
             raise ValueError(
                 f"ablation_steps ({self.ablation_steps}) must be at most steps ({self.steps}) and a "
@@ -410,6 +407,11 @@ def _random_text(rng: np.random.Generator, max_words: int) -> str:
 
 
 def _synthesized(cfg: Config, run: Run) -> tuple[Utterances, Utterances, list[np.ndarray], int]:
+    # checked here, not in Config.validate: with --data-dir the folder's size is what counts
+    if cfg.batch > cfg.train_utterances:
+        raise UserInputError(
+            f"--set: batch ({cfg.batch}) must not exceed train_utterances ({cfg.train_utterances})"
+        )
     rng = run.rng("speech")
     noise = (0.02, cfg.noise_max)
     speakers = speech.random_speakers(rng, cfg.train_speakers + cfg.test_speakers, noise)

@@ -171,3 +171,16 @@ def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
     assert "multiple of eval_every" in capsys.readouterr().err
     assert main(["run", "deep-speech-2", "--quick", "--set", "hidden=0"]) == 2
     assert "hidden must be >= 1" in capsys.readouterr().err
+    assert main(["run", "deep-speech-2", "--quick", "--set", "batch=25"]) == 2  # 24 utterances
+    assert "batch (25) must not exceed train_utterances (24)" in capsys.readouterr().err
+
+
+def test_a_folder_larger_than_train_utterances_allows_a_larger_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """train_utterances sizes the synthesized set only; with --data-dir the folder's size counts."""
+    data, out = tmp_path / "wavs", tmp_path / "out"
+    _recordings(data, 12, seed=2)  # 11 to train on, 1 held out
+    argv = ["run", "deep-speech-2", "--quick", "--data-dir", str(data), "--out", str(out)]
+    assert main([*argv, "--set", "train_utterances=4", "--set", "batch=10"]) == 0
+    assert "11 training utterances" in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""Where a result came from: when it ran, on what, and which version of the code computed it.
+
+A results folder can hold results run at different times (``landmarks reproduce <ids> --out
+results`` reruns only some papers). The report must then say, for each paper, whether its result
+still describes the code: ``code_fingerprint`` hashes the source of the paper's module and of
+every ``landmarks`` module it imports, directly or not. A result whose recorded fingerprint differs
+from the current one was computed by other code, and the report marks it.
+
+The fingerprint reads the files and parses them; it imports nothing, so it is cheap and needs no
+torch. It hashes the syntax tree without docstrings, so comments, docstrings and formatting do not
+count as a change; everything else does (a card's claim text included). It follows only static
+imports of ``landmarks`` modules (function-level ones too): data files, other packages and their
+versions are not part of it (the machine record below names the torch version).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import platform
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "landmarks"
+ROOT = Path(__file__).resolve().parent  # the landmarks package folder
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``name``, or None if there is none.
+
+    Found on disk, without importing, inside this package; elsewhere (a paper module of your own,
+    registered from outside ``landmarks``) by ``importlib``, which imports its parent packages.
+    """
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+        return Path(origin) if origin and origin.endswith(".py") else None
+    base = ROOT.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(name: str, tree: ast.AST, is_package: bool) -> set[str]:
+    """The ``landmarks`` modules that the module ``name`` imports anywhere in its body."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the package this module is in (or is)
+                anchor = name.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            # ``from landmarks.papers import lstm`` imports a module; ``from m import f`` does not
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    modules = set()
+    for m in found:
+        # importing a.b.c runs a/__init__ and a/b/__init__ first
+        pieces = m.split(".")
+        for k in range(1, len(pieces) + 1):
+            if pieces[0] == PACKAGE and module_file(".".join(pieces[:k])) is not None:
+                modules.add(".".join(pieces[:k]))
+    return modules
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            first = body[0].value if body and isinstance(body[0], ast.Expr) else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _parsed(path: Path) -> tuple[str, ast.AST]:
+    """(the normalized dump, the tree) of one file."""
+    return _parse(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _parse(text: str) -> tuple[str, ast.AST]:  # cached by content: a report checks 45 papers
+    tree = ast.parse(text)
+    return ast.dump(_strip_docstrings(ast.parse(text))), tree  # stripping edits its tree: a second parse
+
+
+def module_closure(name: str) -> list[str]:
+    """``name`` and every ``landmarks`` module it imports, directly or not, sorted."""
+    seen: set[str] = set()
+    pieces = name.split(".")
+    todo = [".".join(pieces[:k]) for k in range(1, len(pieces) + 1)]  # its packages run first
+    todo = [m for m in todo if m.split(".")[0] == PACKAGE] + [name]
+    while todo:
+        m = todo.pop()
+        path = module_file(m)
+        if m in seen or path is None:
+            continue
+        seen.add(m)
+        _, tree = _parsed(path)
+        todo.extend(_imported(m, tree, path.name == "__init__.py") - seen)
+    return sorted(seen)
+
+
+def code_fingerprint(name: str) -> str:
+    """A hash of the code that module ``name`` runs: its closure's syntax trees, docstrings left out."""
+    h = hashlib.sha256()
+    for m in module_closure(name):
+        path = module_file(m)
+        assert path is not None
+        dump, _ = _parsed(path)
+        h.update(m.encode() + b"\0" + dump.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: str, threads: int, torch_version: str) -> dict[str, object]:
+    """What ran it: CPU model and cores, threads, device, Python and torch versions."""
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "device": device,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "torch": torch_version,
+        "os": f"{platform.system()} {platform.machine()}",
+    }
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,107 @@
+"""Provenance of results: the code fingerprint, and the report's marks on results the code has outgrown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from landmarks import provenance
+from landmarks.cli import main
+
+
+def test_closure_follows_landmarks_imports_through_packages() -> None:
+    closure = provenance.module_closure("landmarks.papers.pointer_networks")
+    # direct imports, a module imported by one of them, and the packages that run first
+    for name in (
+        "landmarks.nn.pointer",
+        "landmarks.nn.recurrent",
+        "landmarks.engine.train",
+        "landmarks.papers",
+    ):
+        assert name in closure
+    assert "landmarks.papers.lstm" not in closure  # another paper is not part of it
+    assert all(m.startswith("landmarks") for m in closure)  # torch, numpy... are not followed
+    # a paper that imports another paper module (transformer races bahdanau-attention's RNNsearch)
+    assert "landmarks.papers.bahdanau_attention" in provenance.module_closure("landmarks.papers.transformer")
+
+
+def test_the_fingerprint_ignores_docstrings_comments_and_layout(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "landmarks"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("def f(x):\n    return x + 1\n")
+    paper = package / "paper.py"
+    paper.write_text('"""A paper."""\nfrom landmarks.helper import f\n\nY = f(1)\n')
+    monkeypatch.setattr(provenance, "ROOT", package)
+    first = provenance.code_fingerprint("landmarks.paper")
+    assert provenance.module_closure("landmarks.paper") == [
+        "landmarks",
+        "landmarks.helper",
+        "landmarks.paper",
+    ]
+
+    paper.write_text(
+        '"""Another docstring."""\nfrom landmarks.helper import f  # a comment\n\n\nY = f( 1 )\n'
+    )
+    assert provenance.code_fingerprint("landmarks.paper") == first
+    paper.write_text('"""A paper."""\nfrom landmarks.helper import f\n\nY = f(2)\n')
+    changed = provenance.code_fingerprint("landmarks.paper")
+    assert changed != first
+    (package / "helper.py").write_text("def f(x):\n    return x + 2\n")  # an imported module changes
+    assert provenance.code_fingerprint("landmarks.paper") not in (first, changed)
+
+
+def test_a_run_records_when_what_and_on_which_code(toy_paper, tmp_path: Path) -> None:
+    assert main(["run", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "toy" / "result.json").read_text())
+    assert result["code"] == provenance.code_fingerprint("toy_paper")
+    assert result["created"].endswith("Z") and result["created"][:2] == "20"
+    assert {"cpu", "cores", "threads", "python", "torch"} <= result["machine"].keys()
+
+
+def _reproduce_toy(out: Path) -> Path:
+    assert main(["reproduce", "toy", "--quick", "--out", str(out)]) == 0
+    return out / "toy" / "result.json"
+
+
+def test_the_report_marks_results_of_code_that_changed(toy_paper, tmp_path: Path, capsys) -> None:
+    path = _reproduce_toy(tmp_path)
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "⚠" not in md and "not recorded" not in md  # current: just the date
+    data = json.loads(path.read_text())
+    assert f"| {data['created'][:10]} |" in md
+
+    data["code"] = "0" * 16  # as if computed by other code
+    path.write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 0
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "⚠ **1 paper ran on code that has changed since**" in md
+    assert "`landmarks reproduce toy --out <this folder>`" in md
+    assert "(⚠ code changed since)" in md
+    assert "code changed since" in (tmp_path / "report.html").read_text()
+
+    for key in ("code", "created", "machine"):  # a result written before provenance was kept
+        del data[key]
+    path.write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 0
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "1 paper does not record the code they ran (`toy`)" in md
+    assert "date not recorded (code version not recorded)" in md
+
+
+def test_malformed_provenance_is_refused(toy_paper, tmp_path: Path, capsys) -> None:
+    path = _reproduce_toy(tmp_path)
+    data = json.loads(path.read_text())
+    data["machine"] = "a laptop"
+    path.write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 2
+    assert "'machine' must be an object" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/cpuinfo")
+def test_machine_names_the_cpu() -> None:
+    m = provenance.machine("cpu", 2, "2.0")
+    assert m["cpu"] and m["threads"] == 2 and m["torch"] == "2.0" and m["device"] == "cpu"
