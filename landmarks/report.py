@@ -14,7 +14,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-from landmarks import provenance, registry
+from landmarks import registry
 from landmarks.claims import REPRODUCED, fmt_number
 from landmarks.errors import UserInputError, warn
 from landmarks.files import (
@@ -25,7 +25,7 @@ from landmarks.files import (
     output_folder,
     safe_plot_path,
 )
-from landmarks.results import Result, find_results
+from landmarks.results import CHANGED, CURRENT, UNRECORDED, Result, find_results, freshness
 
 
 def build(root: Path, errors: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -136,17 +136,6 @@ def _papers(n: int) -> str:
 def _summary(results: list[Result]) -> tuple[int, int]:
     claims = [c for r in results for c in r.claims]
     return sum(c.verdict == REPRODUCED for c in claims), len(claims)
-
-
-CURRENT, CHANGED, UNRECORDED = "current", "code changed since", "code version not recorded"
-
-
-def freshness(r: Result) -> str:
-    """Whether the code that computed ``r`` is the code here now (``landmarks.provenance``)."""
-    recorded, paper = r.data.get("code"), _paper_or_none(r.paper)
-    if recorded is None or paper is None:
-        return UNRECORDED
-    return CURRENT if recorded == provenance.code_fingerprint(paper.module) else CHANGED
 
 
 def _run_date(r: Result) -> str:

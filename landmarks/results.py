@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from landmarks.errors import UserInputError, warn
 from landmarks.files import UnsafeName, file_inside
 
 NOT_RUN = "not run"
+CURRENT, CHANGED, UNRECORDED = "current", "code changed since", "code version not recorded"
 REQUIRED = {"schema", "paper", "seed", "quick", "device", "seconds", "config", "metrics", "claims"}
 # What each key must hold, so that a hand-edited file is refused with a message, not a traceback.
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -115,29 +117,68 @@ def find_results(root: Path) -> list[Result]:
     return sorted(found, key=lambda r: (order.get(r.paper, len(order)), r.paper))
 
 
+def freshness(r: Result) -> str:
+    """Whether the code that computed ``r`` is the code here now: ``CURRENT``, ``CHANGED`` or
+    ``UNRECORDED`` (a result written before fingerprints were kept, or of an unknown paper)."""
+    from landmarks import provenance, registry
+
+    recorded = r.data.get("code")
+    try:
+        module = registry.get(r.paper).module
+    except registry.UnknownPaper:
+        return UNRECORDED
+    if recorded is None:
+        return UNRECORDED
+    return CURRENT if recorded == provenance.code_fingerprint(module) else CHANGED
+
+
 def runs_root() -> Path:
     return Path(os.environ.get("LANDMARKS_RUNS", "runs"))
 
 
-def latest_statuses(root: Path | None = None) -> dict[str, tuple[str, Result]]:
-    """For each paper, its newest result under ``runs/*/`` (full runs before quick ones)."""
+def results_root() -> Path:
+    """The folder of each paper's latest kept result (``results/<id>/result.json``)."""
+    return Path(os.environ.get("LANDMARKS_RESULTS", "results"))
+
+
+def _when(r: Result) -> float:
+    """When ``r`` was written: its recorded time, else its file's modification time."""
+    created = r.data.get("created")
+    if created:
+        try:
+            return datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            pass
+    return r.path.stat().st_mtime
+
+
+def latest_statuses(root: Path | None = None, kept: Path | None = None) -> dict[str, tuple[str, Result]]:
+    """For each paper, its newest result under ``runs/*/`` or in ``results/`` (full runs before
+    quick ones)."""
     root = runs_root() if root is None else root
+    kept = results_root() if kept is None else kept
+    paths = [*root.glob("*/*/result.json"), *(kept.glob("*/result.json") if kept.is_dir() else [])]
     best: dict[str, tuple[tuple[int, float], Result]] = {}
-    for path in root.glob("*/*/result.json"):
+    for path in paths:
         try:
             r = read_result(path)
         except MalformedResult:
             continue  # a broken file must not break `landmarks list`
-        rank = (0 if r.data["quick"] else 1, path.stat().st_mtime)
+        rank = (0 if r.data["quick"] else 1, _when(r))
         if r.paper not in best or rank > best[r.paper][0]:
             best[r.paper] = (rank, r)
     return {pid: (_label(r), r) for pid, (_, r) in best.items()}
 
 
 def _label(r: Result) -> str:
-    """``reproduced``, or ``not reproduced (3/5 claims)``; `` (quick)`` for a quick run."""
+    """``reproduced``, or ``not reproduced (3/5 claims)``; `` (quick)`` for a quick run, and
+    `` (code changed since)`` when the code it ran has changed."""
     label = r.status
     if r.status == NOT_REPRODUCED and r.claims:
         held = sum(c.verdict == REPRODUCED for c in r.claims)
         label += f" ({held}/{len(r.claims)} claims)"
-    return label + (" (quick)" if r.data["quick"] else "")
+    return (
+        label
+        + (" (quick)" if r.data["quick"] else "")
+        + (" (code changed since)" if freshness(r) == CHANGED else "")
+    )

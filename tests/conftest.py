@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 # trained weights the tests cache go to a fresh folder, never the user's cache
 os.environ["LANDMARKS_CACHE"] = tempfile.mkdtemp(prefix="landmarks-test-cache-")
+# `landmarks list` reads the kept results/ folder too: tests see an empty one, not the repository's
+os.environ["LANDMARKS_RESULTS"] = tempfile.mkdtemp(prefix="landmarks-test-results-")
 sys.path.insert(0, str(Path(__file__).parent))
 
 

@@ -92,6 +92,25 @@ def test_the_report_marks_results_of_code_that_changed(toy_paper, tmp_path: Path
     assert "date not recorded (code version not recorded)" in md
 
 
+def test_list_reads_the_kept_results_and_marks_changed_code(
+    toy_paper, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    kept = tmp_path / "results"
+    path = _reproduce_toy(kept)
+    monkeypatch.setenv("LANDMARKS_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("LANDMARKS_RESULTS", str(kept))
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if " toy " in row)
+    assert "reproduced" in line and "(quick)" in line and "code changed" not in line
+    data = json.loads(path.read_text())
+    data["code"] = "0" * 16
+    path.write_text(json.dumps(data))
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "code changed" in out  # rich may fold the long status over two lines
+
+
 def test_malformed_provenance_is_refused(toy_paper, tmp_path: Path, capsys) -> None:
     path = _reproduce_toy(tmp_path)
     data = json.loads(path.read_text())
