@@ -44,9 +44,15 @@ def module_file(name: str) -> Path | None:
         return Path(origin) if origin and origin.endswith(".py") else None
     base = ROOT.joinpath(*parts[1:])
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
+        # the exact name: on a case-insensitive disk engine/Run.py would find engine/run.py
+        if candidate.is_file() and candidate.name in _names(candidate.parent):
             return candidate
     return None
+
+
+@cache
+def _names(folder: Path) -> frozenset[str]:
+    return frozenset(p.name for p in folder.iterdir())
 
 
 def _imported(name: str, tree: ast.AST, is_package: bool) -> set[str]:
@@ -114,8 +120,17 @@ def module_closure(name: str) -> list[str]:
     return sorted(seen)
 
 
+def python_tag(version: str | None = None) -> str:
+    """``CPython 3.11`` for ``CPython 3.11.7`` (default: this interpreter): syntax trees, and so
+    fingerprints, change with the Python minor version, and only fingerprints of one compare."""
+    if version is None:
+        version = f"{platform.python_implementation()} {platform.python_version()}"
+    return ".".join(version.split(".")[:2])
+
+
 def code_fingerprint(name: str) -> str:
-    """A hash of the code that module ``name`` runs: its closure's syntax trees, docstrings left out."""
+    """A hash of the code that module ``name`` runs: its closure's syntax trees, docstrings left
+    out. Compare it only with one taken under the same ``python_tag()``."""
     h = hashlib.sha256()
     for m in module_closure(name):
         path = module_file(m)

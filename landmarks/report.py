@@ -25,7 +25,7 @@ from landmarks.files import (
     output_folder,
     safe_plot_path,
 )
-from landmarks.results import CHANGED, CURRENT, UNRECORDED, Result, find_results, freshness
+from landmarks.results import CHANGED, CURRENT, OTHER_PYTHON, UNRECORDED, Result, find_results, freshness
 
 
 def build(root: Path, errors: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -178,7 +178,7 @@ def _stale_note(results: list[Result]) -> list[str]:
     """Lines under the summary naming the results that may no longer describe the code."""
     state = {r.paper: freshness(r) for r in results}
     changed = [pid for pid, s in state.items() if s == CHANGED]
-    unrecorded = [pid for pid, s in state.items() if s == UNRECORDED]
+    unrecorded = [pid for pid, s in state.items() if s in (UNRECORDED, OTHER_PYTHON)]
     lines = []
     if changed:
         lines.append(
@@ -188,8 +188,9 @@ def _stale_note(results: list[Result]) -> list[str]:
         )
     if unrecorded:
         lines.append(
-            f"{_papers(len(unrecorded))} {'does' if len(unrecorded) == 1 else 'do'} not record the code they ran "
-            f"({', '.join(f'`{p}`' for p in unrecorded)}): whether they are current is unknown."
+            f"Whether the code has changed since cannot be told for {_papers(len(unrecorded))} "
+            f"({', '.join(f'`{p}`' for p in unrecorded)}): no code fingerprint recorded, or one "
+            "taken under another Python version."
         )
     return lines
 

@@ -18,6 +18,7 @@ from landmarks.files import UnsafeName, file_inside
 
 NOT_RUN = "not run"
 CURRENT, CHANGED, UNRECORDED = "current", "code changed since", "code version not recorded"
+OTHER_PYTHON = "code fingerprinted under another Python"
 REQUIRED = {"schema", "paper", "seed", "quick", "device", "seconds", "config", "metrics", "claims"}
 # What each key must hold, so that a hand-edited file is refused with a message, not a traceback.
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -118,8 +119,9 @@ def find_results(root: Path) -> list[Result]:
 
 
 def freshness(r: Result) -> str:
-    """Whether the code that computed ``r`` is the code here now: ``CURRENT``, ``CHANGED`` or
-    ``UNRECORDED`` (a result written before fingerprints were kept, or of an unknown paper)."""
+    """Whether the code that computed ``r`` is the code here now: ``CURRENT``, ``CHANGED``,
+    ``UNRECORDED`` (a result written before fingerprints were kept, or of an unknown paper) or
+    ``OTHER_PYTHON``."""
     from landmarks import provenance, registry
 
     recorded = r.data.get("code")
@@ -127,8 +129,11 @@ def freshness(r: Result) -> str:
         module = registry.get(r.paper).module
     except registry.UnknownPaper:
         return UNRECORDED
-    if recorded is None:
+    python = (r.data.get("machine") or {}).get("python")
+    if recorded is None or not isinstance(python, str):
         return UNRECORDED
+    if provenance.python_tag(python) != provenance.python_tag():
+        return OTHER_PYTHON  # hashed from another Python's syntax trees: no comparison possible
     return CURRENT if recorded == provenance.code_fingerprint(module) else CHANGED
 
 

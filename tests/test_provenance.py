@@ -23,6 +23,9 @@ def test_closure_follows_landmarks_imports_through_packages() -> None:
     ):
         assert name in closure
     assert "landmarks.papers.lstm" not in closure  # another paper is not part of it
+    # ``from landmarks.engine import Run`` names a class, not a module, on any disk
+    assert provenance.module_file("landmarks.engine.Run") is None
+    assert provenance.module_file("landmarks.engine.run") is not None
     assert all(m.startswith("landmarks") for m in closure)  # torch, numpy... are not followed
     # a paper that imports another paper module (transformer races bahdanau-attention's RNNsearch)
     assert "landmarks.papers.bahdanau_attention" in provenance.module_closure("landmarks.papers.transformer")
@@ -88,8 +91,14 @@ def test_the_report_marks_results_of_code_that_changed(toy_paper, tmp_path: Path
     path.write_text(json.dumps(data))
     assert main(["report", str(tmp_path)]) == 0
     md = (tmp_path / "RESULTS.md").read_text()
-    assert "1 paper does not record the code they ran (`toy`)" in md
+    assert "cannot be told for 1 paper (`toy`)" in md
     assert "date not recorded (code version not recorded)" in md
+
+    data |= {"code": "0" * 16, "machine": {"python": "CPython 2.7.18"}}  # another Python's trees
+    path.write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 0
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "cannot be told for 1 paper" in md and "(code fingerprinted under another Python)" in md
 
 
 def test_list_reads_the_kept_results_and_marks_changed_code(
@@ -121,6 +130,13 @@ def test_malformed_provenance_is_refused(toy_paper, tmp_path: Path, capsys) -> N
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/cpuinfo")
+def test_python_tag_keeps_the_minor_version() -> None:
+    assert (
+        provenance.python_tag("CPython 3.11.7") == "CPython 3.11" == provenance.python_tag("CPython 3.11.9")
+    )
+    assert provenance.python_tag("CPython 3.12.0") != provenance.python_tag("CPython 3.11.0")
+
+
 def test_machine_names_the_cpu() -> None:
     m = provenance.machine("cpu", 2, "2.0")
     assert m["cpu"] and m["threads"] == 2 and m["torch"] == "2.0" and m["device"] == "cpu"
