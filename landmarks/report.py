@@ -62,8 +62,9 @@ def _recorded_errors(root: Path) -> dict[str, str]:
     return errors
 
 
-def _figures(r: Result) -> list[tuple[str, bytes, str]]:
-    """(file name, PNG bytes, caption) for each plot of ``r`` that is safe to embed."""
+def _figures(r: Result, missing: list[str]) -> list[tuple[str, bytes, str]]:
+    """(file name, PNG bytes, caption) for each plot of ``r`` that is safe to embed; the plots
+    whose files are absent are appended to ``missing`` (the kept results/ folder holds none)."""
     plots = r.data.get("plots", [])
     if not isinstance(plots, list):
         warn(f"{r.path}: 'plots' is not a list of {{file, caption}} entries; no plots shown")
@@ -73,8 +74,13 @@ def _figures(r: Result) -> list[tuple[str, bytes, str]]:
         if not isinstance(plot, dict) or not isinstance(plot.get("file"), str):
             warn(f"{r.path}: plots[{i}] is not a {{file, caption}} entry with a file name; skipped")
             continue
+        name = plot["file"]
+        candidate = r.path.parent / name
+        if name and Path(name).name == name and not candidate.is_symlink() and not candidate.exists():
+            missing.append(f"{r.paper}/{name}")  # a plain file name whose file is not there
+            continue
         try:
-            data = safe_plot_path(r.path.parent, plot["file"]).read_bytes()
+            data = safe_plot_path(r.path.parent, name).read_bytes()
         except (UnsafeName, OSError) as e:
             warn(f"{r.path}: plot {plot['file']!r} {e}; skipped")
             continue
@@ -276,6 +282,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
         parts.append(f"<tr><td>{esc(pid)}</td><td class='no'>run failed</td><td></td><td></td></tr>")
     parts.append("</table>")
 
+    missing: list[str] = []
     for r in results:
         paper = _paper_or_none(r.paper)
         parts.append(f"<h2 id='{esc(r.paper)}'>{esc(r.paper)}: {esc(_title(r.paper))}</h2>")
@@ -296,7 +303,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
             )
         parts.append("</table>")
         parts.append(_card_details(r.paper))
-        for name, png, caption in _figures(r):
+        for name, png, caption in _figures(r, missing):
             data = base64.b64encode(png).decode()
             parts.append(
                 f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{data}'>"
@@ -311,6 +318,11 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
         )
     for pid, message in sorted(errors.items()):
         parts.append(f"<h2 id='{esc(pid)}'>{esc(pid)}: run failed</h2><pre>{esc(message)}</pre>")
+    if missing:  # one line, not one per plot: a kept results folder has no plots at all
+        warn(
+            f"{len(missing)} plot file(s) named by the results are not in {root} (e.g. {missing[0]}); "
+            "the report shows none of them. A paper's plots are drawn again when it is rerun."
+        )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

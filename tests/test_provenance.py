@@ -140,3 +140,15 @@ def test_python_tag_keeps_the_minor_version() -> None:
 def test_machine_names_the_cpu() -> None:
     m = provenance.machine("cpu", 2, "2.0")
     assert m["cpu"] and m["threads"] == 2 and m["torch"] == "2.0" and m["device"] == "cpu"
+
+
+def test_a_results_folder_without_plots_warns_once(toy_paper, tmp_path: Path, capsys) -> None:
+    """results/ keeps result files only: the report says once that the plots are absent."""
+    _reproduce_toy(tmp_path)
+    for png in tmp_path.glob("toy/*.png"):
+        png.unlink()
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("plot file(s) named by the results are not in") == 1 and "toy/loss.png" in err
+    assert "data:image/png" not in (tmp_path / "report.html").read_text()
