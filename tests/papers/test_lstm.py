@@ -25,12 +25,23 @@ def _grads(tensors):
 
 
 def _run_and_backward(module, x, state, probes):
-    """Forward, then backpropagate a random linear function of the output and final states."""
+    """Forward (``module`` may be any callable of (x, state)), then backpropagate a random linear
+    function of the output and final states."""
     output, final = module(x, state) if state is not None else module(x)
     final = _as_tuple(final)
     loss = (output * probes[0]).sum() + sum((f * p).sum() for f, p in zip(final, probes[1:]))
     loss.backward()
     return output.detach(), [f.detach() for f in final]
+
+
+def _assert_same(results, grads):
+    """Ours (second) equals the reference (first): outputs, final states and gradients."""
+    (ref_out, ref_final), (out, final) = results
+    torch.testing.assert_close(out, ref_out, atol=ATOL, rtol=0)
+    for a, b in zip(final, ref_final, strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    for a, b in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("ours_cls, ref_cls", PAIRS, ids=lambda c: c.__name__)
@@ -57,12 +68,7 @@ def test_stack_matches_torch(ours_cls, ref_cls, batch_first, with_state, fused):
         results.append(_run_and_backward(module, xi, si_arg, probes))
         grads.append([xi.grad, *(s.grad for s in si or ())] + [p.grad for p in module.parameters()])
 
-    (ref_out, ref_final), (out, final) = results
-    torch.testing.assert_close(out, ref_out, atol=ATOL, rtol=0)
-    for a, b in zip(final, ref_final, strict=True):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
-    for a, b in zip(grads[1], grads[0], strict=True):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    _assert_same(results, grads)
 
 
 @pytest.mark.parametrize("ours_cls, ref_cls", PAIRS, ids=lambda c: c.__name__)
@@ -92,19 +98,10 @@ def test_padded_batch_with_lengths_matches_torchs_packed_sequence(ours_cls, ref_
     for module, call in ((ref, run_ref), (ours, lambda xi, si: ours(xi, si, lengths=lengths))):
         xi = x.clone().requires_grad_()
         si = tuple(s.clone().requires_grad_() for s in state)
-        out, final = call(xi, si if n_state == 2 else si[0])
-        final = _as_tuple(final)
-        loss = (out * probes[0]).sum() + sum((f * p).sum() for f, p in zip(final, probes[1:]))
-        loss.backward()
-        results.append((out.detach(), [f.detach() for f in final]))
+        results.append(_run_and_backward(call, xi, si if n_state == 2 else si[0], probes))
         grads.append([xi.grad, *(s.grad for s in si)] + [p.grad for p in module.parameters()])
 
-    (ref_out, ref_final), (out, final) = results
-    torch.testing.assert_close(out, ref_out, atol=ATOL, rtol=0)
-    for a, b in zip(final, ref_final, strict=True):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
-    for a, b in zip(grads[1], grads[0], strict=True):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    _assert_same(results, grads)
 
 
 def test_bad_lengths_are_refused():
