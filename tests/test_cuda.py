@@ -53,6 +53,32 @@ def test_recurrent_stacks_match_cudnn(ours_cls, ref_cls, fused):
         torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "ours_cls, ref_cls",
+    [(lstm.RNN, nn.RNN), (lstm.LSTM, nn.LSTM), (lstm.GRU, nn.GRU)],
+    ids=lambda c: c.__name__,
+)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit"])
+@pytest.mark.parametrize("lengths_on", ["cpu", "cuda"])
+def test_padded_batch_with_lengths_matches_cudnn_packed(ours_cls, ref_cls, fused, lengths_on):
+    """``lengths=`` on the GPU, given on either device, equals cuDNN on a PackedSequence."""
+    torch.manual_seed(0)
+    ref = ref_cls(5, 16, num_layers=2, batch_first=True).to(CUDA)
+    ours = ours_cls(5, 16, num_layers=2, batch_first=True, fused=fused).to(CUDA)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    lengths = torch.tensor([3, 12, 1, 9])
+    x = torch.randn(4, 12, 5, device=CUDA)
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out_ref, final_ref = ref(packed)
+    out_ref, _ = nn.utils.rnn.pad_packed_sequence(out_ref, batch_first=True, total_length=12)
+    out, final = ours(x, lengths=lengths.to(lengths_on))
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-4)
+    final_ref = final_ref if isinstance(final_ref, tuple) else (final_ref,)
+    final = final if isinstance(final, tuple) else (final,)
+    for got, want in zip(final, final_ref, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
 def test_resnet_on_gpu_matches_cpu():
     torch.manual_seed(0)
     model = resnet.resnet18().eval()

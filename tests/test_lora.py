@@ -86,3 +86,18 @@ def test_bad_ranks_and_targets_are_refused():
         add_lora(_base(), TARGETS, r=17, alpha=1)
     with pytest.raises(ValueError, match=r"no nn\.Linear"):
         add_lora(_base(), ["nothing"], r=2, alpha=1)
+
+
+def test_adapter_lives_beside_its_base_weight_with_the_same_numbers():
+    """Wrapping a model already moved to a device (or cast) puts A and B there too: LoRA is
+    added after the base is trained, on whatever device it trained on. A is drawn on the CPU,
+    so the adapter starts from the same numbers on every device."""
+    torch.manual_seed(0)
+    on_cpu = LoRALinear(torch.nn.Linear(8, 6), r=2, alpha=4.0)
+    torch.manual_seed(0)
+    base = torch.nn.Linear(8, 6).double()
+    moved = LoRALinear(base, r=2, alpha=4.0)
+    assert moved.lora_A.weight.dtype == moved.lora_B.weight.dtype == torch.float64
+    torch.testing.assert_close(moved.lora_A.weight.float(), on_cpu.lora_A.weight)
+    meta = LoRALinear(torch.nn.Linear(8, 6, device="meta"), r=2, alpha=4.0)
+    assert meta.lora_A.weight.is_meta and meta.lora_B.weight.is_meta

@@ -50,6 +50,10 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Linear(r, base.out_features, bias=False)
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_B.weight)  # ΔW = 0 at the start
+        # drawn on the CPU (the same numbers whatever the device), then put beside the base weight
+        weight = base.weight
+        self.lora_A.to(weight.device, weight.dtype)
+        self.lora_B.to(weight.device, weight.dtype)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.merged = False
 

@@ -231,6 +231,8 @@ class _Stack(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         if self.batch_first:
             x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I): the loop runs over the first axis
+        if lengths is not None:
+            lengths = lengths.to(x.device)  # lengths may come on the CPU (as packing wants them)
         finals = []
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
