@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -165,28 +166,42 @@ def _padded_lstm(repeats: int) -> Measurement:
 
 
 def bench_scan(repeats: int) -> list[Measurement]:
-    """The linear recurrence of a selective SSM, forward and backward: the parallel scan vs the loop."""
+    """The linear recurrence of a selective SSM, forward and backward: the parallel scan against
+    autograd through the plain loop, then the in-place sweep against the parallel scan at the
+    step sizes that decide ``linear_scan``'s ``method="auto"`` on a CPU."""
     from landmarks.nn.scan import linear_scan, sequential_scan
+
+    def run(scan: Callable[..., torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> Callable[[], None]:
+        return lambda: scan(a, b).sum().backward()
 
     torch.manual_seed(0)
     rows = []
     for t in (64, 256):
         a = torch.rand(8, t, 128, 16, requires_grad=True)
         b = torch.randn(8, t, 128, 16, requires_grad=True)
-
-        def run(
-            scan: Callable[..., torch.Tensor], a: torch.Tensor = a, b: torch.Tensor = b
-        ) -> Callable[[], None]:
-            return lambda: scan(a, b).sum().backward()
-
         rows.append(
             Measurement(
                 "scan",
                 f"h_t = a_t h_(t-1) + b_t fwd+bwd, B=8 T={t} E=128 N=16",
                 "parallel scan",
-                timed(run(linear_scan), repeats),
+                timed(run(linear_scan, a, b), repeats),
                 "sequential loop",
-                timed(run(sequential_scan), repeats),
+                timed(run(sequential_scan, a, b), repeats),
+            )
+        )
+    # a step of 32 768 numbers (ssm-copying's training batch), and of 256 (where the sweep loses)
+    for shape in ((32, 41, 128, 8), (1, 1024, 256)):
+        a = torch.rand(*shape, requires_grad=True)
+        b = torch.randn(*shape, requires_grad=True)
+        step = a[:, 0].numel()
+        rows.append(
+            Measurement(
+                "scan",
+                f"fwd+bwd, T={shape[1]}, {step} numbers a step",
+                "sweep",
+                timed(run(partial(linear_scan, method="sweep"), a, b), repeats),
+                "parallel scan",
+                timed(run(partial(linear_scan, method="parallel"), a, b), repeats),
             )
         )
     return rows

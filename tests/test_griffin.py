@@ -53,7 +53,7 @@ def test_rg_lru_decay_and_scaling():
     x = torch.randn(1, 5, 8)
     at, bt = lru.coefficients(x, torch.arange(5)[:, None] == 0)
     assert bool(((at > 0) & (at < 1)).all())
-    i = lru._gate(x, lru.input_gate_weight, lru.input_gate_bias)
+    i = lru._gates(x)[1]
     torch.testing.assert_close(bt[:, 0], (i * x)[:, 0])  # no √(1 − a²) at the first token
     torch.testing.assert_close(bt[:, 1:], (torch.sqrt(1 - at**2) * i * x)[:, 1:])
 

@@ -1,4 +1,4 @@
-"""The parallel scan equals the plain recurrence, outputs and gradients, with broadcasting, an
+"""The parallel scan and the in-place sweep equal the plain recurrence, outputs and gradients, with broadcasting, an
 initial state and decays near 0 and 1; the selective SSM trains through it, steps with a state of
 fixed size, and loads Hugging Face's MambaMixer weights with the same outputs."""
 
@@ -7,19 +7,23 @@ from __future__ import annotations
 import pytest
 import torch
 
+from landmarks.nn import scan as scan_module
 from landmarks.nn.scan import linear_scan, sequential_scan
 from landmarks.nn.ssm import MambaConfig, MambaLM, SelectiveSSM
 
+METHODS = ["parallel", "sweep"]
 
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("length", [1, 2, 7, 64, 100])
-def test_scan_equals_the_loop_with_gradients(length: int):
+def test_scan_equals_the_loop_with_gradients(length: int, method: str):
     torch.manual_seed(length)
     a = torch.rand(3, length, 4, 1, dtype=torch.float64, requires_grad=True)  # broadcasts over the last dim
     b = torch.randn(3, length, 4, 5, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
     w = torch.randn(3, length, 4, 5, dtype=torch.float64)
     for init in (None, h0):
-        ours, loop = linear_scan(a, b, init), sequential_scan(a, b, init)
+        ours, loop = linear_scan(a, b, init, method=method), sequential_scan(a, b, init)
         assert ours.shape == b.shape and torch.allclose(ours, loop, atol=1e-12)
         inputs = (a, b) if init is None else (a, b, h0)
         g1 = torch.autograd.grad((ours * w).sum(), inputs)
@@ -27,14 +31,34 @@ def test_scan_equals_the_loop_with_gradients(length: int):
         assert all(torch.allclose(x, y, atol=1e-10) for x, y in zip(g1, g2, strict=True))
 
 
-def test_scan_gradcheck_and_extreme_decays():
+@pytest.mark.parametrize("method", METHODS)
+def test_scan_gradcheck_and_extreme_decays(method: str):
     a = torch.rand(2, 6, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b), (a, b))
+    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b, method=method), (a, b))
     a = torch.tensor([1e-30, 1.0, 1.0, 1e-30, 1.0])[None]  # forget everything, keep everything
     b = torch.arange(1.0, 6.0)[None]
-    assert torch.equal(linear_scan(a, b), torch.tensor([[1.0, 3.0, 6.0, 4.0, 9.0]]))
-    assert torch.allclose(linear_scan(a, b, dim=-1), sequential_scan(a, b, dim=-1))
+    assert torch.equal(linear_scan(a, b, method=method), torch.tensor([[1.0, 3.0, 6.0, 4.0, 9.0]]))
+    assert torch.allclose(linear_scan(a, b, dim=-1, method=method), sequential_scan(a, b, dim=-1))
+
+
+def test_auto_sweeps_large_steps_on_the_cpu(monkeypatch: pytest.MonkeyPatch):
+    """``method="auto"`` sweeps a step of SWEEP_MIN_STEP numbers or more, scans smaller ones in
+    parallel; an unknown method is refused."""
+    used = []
+    for name in ("_sweep", "_hillis_steele"):
+        real = getattr(scan_module, name)
+        monkeypatch.setattr(
+            scan_module,
+            name,
+            lambda a, b, reverse=False, real=real, name=name: used.append(name) or real(a, b, reverse),
+        )
+    n = scan_module.SWEEP_MIN_STEP
+    linear_scan(torch.rand(2, 5, n // 2), torch.randn(2, 5, n // 2))  # a step is (2, n/2): n numbers
+    linear_scan(torch.rand(1, 5, n // 2), torch.randn(1, 5, n // 2))
+    assert used == ["_sweep", "_hillis_steele"]
+    with pytest.raises(ValueError, match="method"):
+        linear_scan(torch.rand(1, 3), torch.rand(1, 3), method="fast")  # type: ignore[arg-type]
 
 
 def test_selective_ssm_scan_loop_and_steps_agree():

@@ -18,8 +18,8 @@ residual; RMSNorm → a gated MLP → residual. Only the temporal-mixing block d
     a_t = a^(c r_t),  a = σ(Λ), c = 8  (computed as log a_t = −c r_t softplus(−Λ))
     h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (i_t ⊙ x_t)
 
-a linear recurrence in h, so training runs it as a parallel scan
-(``landmarks.nn.scan.linear_scan``), and decoding carries a state of fixed size (h and the
+a linear recurrence in h, so training runs it through ``landmarks.nn.scan.linear_scan`` (a
+parallel scan, or the in-place sweep where that is faster), and decoding carries a state of fixed size (h and the
 convolution's last 3 inputs) whatever the length. Λ starts with a ∈ [0.9, 0.999] (a² uniform,
 as the reference code draws it); the gates are block-diagonal (one block per head); the
 √(1 − a²) scaling is skipped at the first token, where there is no state to keep.
@@ -81,25 +81,33 @@ class RGLRU(nn.Module):
             a = torch.empty(width).uniform_(0.9**2, 0.999**2).sqrt()
             self.recurrent_param.copy_(torch.log(torch.expm1(-torch.log(a))))  # softplus(Λ') = −log a
 
-    def _gate(self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-        """σ(W x + b) with W block-diagonal: each head's block of channels mixes only within itself."""
+    def _gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """r_t and i_t: σ(W x + b) with W block-diagonal, each head's block of channels mixing
+        only within itself; both gates in one batched product."""
+        weight = torch.cat([self.recurrent_gate_weight, self.input_gate_weight], -1)  # (H, D/H, 2D/H)
+        bias = torch.cat([self.recurrent_gate_bias, self.input_gate_bias], -1)  # (H, 2D/H)
         blocks = x.unflatten(-1, (self.heads, self.block))  # (..., H, D/H)
-        return torch.sigmoid(torch.einsum("...hi,hij->...hj", blocks, weight) + bias).flatten(-2)
+        r, i = torch.sigmoid(torch.einsum("...hi,hij->...hj", blocks, weight) + bias).chunk(2, dim=-1)
+        return r.flatten(-2), i.flatten(-2)
 
     def coefficients(self, x: Tensor, first: Tensor | bool) -> tuple[Tensor, Tensor]:
-        """a_t and the scaled input √(1 − a_t²) i_t x_t; ``first`` marks tokens with no history."""
-        r = self._gate(x, self.recurrent_gate_weight, self.recurrent_gate_bias)
-        i = self._gate(x, self.input_gate_weight, self.input_gate_bias)
+        """a_t and the scaled input √(1 − a_t²) i_t x_t; ``first`` marks tokens with no history
+        (a mask that broadcasts against x, or one bool for a single step)."""
+        r, i = self._gates(x)
         log_a = -self.c * r * F.softplus(self.recurrent_param)  # log a_t = c r_t log σ(Λ)   (Eq. 3)
         a = torch.exp(log_a)
         scale = torch.sqrt(-torch.expm1(2 * log_a))  # √(1 − a_t²), exact as a_t → 1
-        scale = torch.where(torch.as_tensor(first, device=x.device), torch.ones_like(scale), scale)
+        if isinstance(first, Tensor):
+            scale = torch.where(first, 1.0, scale)
+        elif first:
+            scale = torch.ones_like(scale)
         return a, scale * (i * x)
 
     def forward(self, x: Tensor, sequential: bool = False) -> Tensor:
-        first = torch.arange(x.shape[1], device=x.device)[:, None] == 0  # (T, 1)
-        a, b = self.coefficients(x, first)
-        return (sequential_scan if sequential else linear_scan)(a, b, dim=1)  # Eq. 4, every t
+        xt = x.transpose(0, 1)  # (T, B, D): time first, so the scan runs over contiguous steps
+        first = torch.arange(x.shape[1], device=x.device)[:, None, None] == 0  # (T, 1, 1)
+        a, b = self.coefficients(xt, first)
+        return (sequential_scan if sequential else linear_scan)(a, b, dim=0).transpose(0, 1)  # Eq. 4
 
     def step(self, x: Tensor, h: Tensor, first: bool) -> Tensor:
         """One token (B, D) and the state h_{t−1} (B, D) → h_t."""

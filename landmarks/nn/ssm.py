@@ -10,9 +10,11 @@ S4 fixed Δ, B and C; Mamba's *selection* (Sec. 3.2, Algorithm 2) makes them fun
 input, Δ_t = softplus(W_Δ x_t + b_Δ) (through a rank-R bottleneck), B_t = W_B x_t,
 C_t = W_C x_t, so the model decides per token what to keep and what to forget. A is diagonal,
 negative and input-independent (S4D-real initialization: A_n = −n). The recurrence is linear in
-h, so training runs it as a parallel scan (``landmarks.nn.scan.linear_scan``), never a Python
-loop over time; generating runs it one step at a time with a state of fixed size, whatever the
-length (``step``).
+h, so training runs it through ``landmarks.nn.scan.linear_scan``, with its gradient written out,
+never autograd through a loop: a parallel scan, or on a CPU, where it is faster for a batch's
+steps of thousands of numbers, one in-place sweep. The tensors are laid out time first so that
+each step is contiguous. Generating runs it one step at a time with a state of fixed size,
+whatever the length (``step``).
 
 The block around it (Fig. 3): a linear layer widens the input to 2E; one half goes through a
 causal depthwise convolution (width 4), SiLU and the SSM, and is gated by SiLU of the other
@@ -91,9 +93,10 @@ class SelectiveSSM(nn.Module):
         t = u.shape[1]
         x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, T, E) each
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :t].transpose(1, 2))  # causal: drop the tail
-        decay, drive, c = self.ssm_inputs(x)  # (B, T, E, N), (B, T, E, N), (B, T, N)
-        h = (sequential_scan if sequential else linear_scan)(decay, drive, dim=1)  # every h_t
-        y = (h @ c[..., None]).squeeze(-1) + self.D * x  # C_t · h_t + D x_t
+        # time first, (T, B, ...): the scan then runs over contiguous steps with no copies
+        decay, drive, c = self.ssm_inputs(x.transpose(0, 1))  # (T, B, E, N), (T, B, E, N), (T, B, N)
+        h = (sequential_scan if sequential else linear_scan)(decay, drive, dim=0)  # every h_t
+        y = (h @ c[..., None]).squeeze(-1).transpose(0, 1) + self.D * x  # C_t · h_t + D x_t
         return self.out_proj(y * F.silu(z))
 
     def init_state(self, batch: int) -> tuple[Tensor, Tensor]:
