@@ -239,8 +239,10 @@ class _Stack(nn.Module):
             x_proj = F.linear(x, w_ih, b_ih)  # (T, B, G·H): W_ih·x_t + b_ih for every t, one matmul
             s = tuple(part[k] for part in state)  # this layer's (h_0[, c_0]), each (B, H)
             outputs = []
-            for t in range(x.shape[0]):  # the recurrence: step t needs h_{t-1}
-                new = self.step(x_proj[t], s, w_hh, b_hh)
+            # unbind, not x_proj[t]: its backward stacks the T gradients once, where indexing
+            # would fill a zero tensor of the whole projection for every step (quadratic in T)
+            for t, x_t in enumerate(x_proj.unbind(0)):  # the recurrence: step t needs h_{t-1}
+                new = self.step(x_t, s, w_hh, b_hh)
                 if lengths is None:
                     s = new
                     outputs.append(s[0])  # h_t

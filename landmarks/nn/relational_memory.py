@@ -104,7 +104,7 @@ class RelationalMemory(nn.Module):
         if memory is None:
             memory = self.initial_state(inputs.shape[0], inputs.device, inputs.dtype)
         outputs = []
-        for t in range(inputs.shape[1]):
-            memory = self.step(inputs[:, t], memory)
+        for x_t in inputs.unbind(1):  # unbind: one stacked gradient, not a zero-filled one per step
+            memory = self.step(x_t, memory)
             outputs.append(memory.flatten(1))
         return torch.stack(outputs, 1), memory

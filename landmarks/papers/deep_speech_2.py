@@ -284,8 +284,9 @@ class BatchNormBiGRU(nn.Module):
         w_hh_t = self.weight_hh.transpose(1, 2)  # (2, H, 3H)
         bias = self.bias_hh[:, None]  # (2, 1, 3H)
         outputs = []
-        for t in range(frames):  # the recurrence: step t needs h_{t−1}
-            x_t = inputs[:, t]  # (2, B, 3H)
+        # unbind, not inputs[:, t]: its backward stacks the T gradients once, where indexing
+        # would fill a zero tensor of the whole input for each step (quadratic in T)
+        for x_t in inputs.unbind(1):  # the recurrence: step t needs h_{t−1}; x_t is (2, B, 3H)
             u_h = torch.baddbmm(bias, h, w_hh_t)  # U h_{t−1} + b, both directions at once
             r, z = torch.sigmoid(x_t[..., : 2 * self.hidden] + u_h[..., : 2 * self.hidden]).chunk(2, -1)
             n = torch.tanh(torch.addcmul(x_t[..., 2 * self.hidden :], r, u_h[..., 2 * self.hidden :]))

@@ -220,7 +220,7 @@ def lstm_with_recurrent_dropout(
     """
     w_ih, w_hh, b_ih, b_hh = layer.layer_weights(0)
     x_proj = F.linear(x, w_ih, b_ih)  # (B, T, 4H): W_ih·x_t + b_ih for every t, one matmul
-    batch, steps, hidden = x.shape[0], x.shape[1], layer.hidden_size
+    batch, hidden = x.shape[0], layer.hidden_size
     if state is None:
         h = c = x.new_zeros(batch, hidden)
     else:
@@ -228,10 +228,12 @@ def lstm_with_recurrent_dropout(
     keep = 1.0 - p
     mask = None
     outputs = []
-    for t in range(steps):  # the recurrence, vectorized over the batch
+    # unbind, not x_proj[:, t]: its backward stacks the gradients once, where indexing would fill
+    # a zero tensor of the whole projection for every step (quadratic in the length)
+    for x_t in x_proj.unbind(1):  # the recurrence, vectorized over the batch
         if mask is None or fresh_mask_each_step:
             mask = torch.bernoulli(h.new_full((batch, hidden), keep), generator=generator) / keep
-        h, c = lstm_step(x_proj[:, t], h * mask, c, w_hh, b_hh)  # gates from D(h_{t-1})
+        h, c = lstm_step(x_t, h * mask, c, w_hh, b_hh)  # gates from D(h_{t-1})
         outputs.append(h)
     return torch.stack(outputs, dim=1), (h[None], c[None])
 
