@@ -231,8 +231,10 @@ class Translator(nn.Module):
         s, memory = self.encode(src, src_len)
         e = self.decoder.embed(tgt_in)  # (B, T, E): every E y_{i−1} at once
         states, contexts, alphas = [], [], []
-        for i in range(tgt_in.shape[1]):  # the recurrence is sequential; the read-out is not
-            s, c, alpha = self.decoder.advance(e[:, i], s, memory)
+        # the recurrence is sequential; the read-out is not. unbind, not e[:, i]: its backward
+        # stacks the gradients once, where indexing would fill a zero tensor of all of e per step
+        for e_i in e.unbind(1):
+            s, c, alpha = self.decoder.advance(e_i, s, memory)
             states.append(s)
             contexts.append(c)
             alphas.append(alpha)
