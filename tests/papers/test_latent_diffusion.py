@@ -146,3 +146,15 @@ def test_quick_run_writes_result(tmp_path):
     assert metrics["autoencoder"]["latent_shape"] == [4, 8, 8]
     for plot in ("samples.png", "cost.png", "reconstructions.png"):
         assert (tmp_path / "latent-diffusion" / plot).stat().st_size > 0
+
+
+def test_denoiser_runs_channels_last_and_computes_the_same_function():
+    torch.manual_seed(0)
+    model = ld.denoiser(4, QUICK, num_classes=3).eval()
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = ld.denoiser(4, QUICK, num_classes=3).to(memory_format=torch.contiguous_format).eval()
+    plain.load_state_dict(model.state_dict())
+    x, t, y = torch.randn(2, 4, 8, 8), torch.tensor([3, 17]), torch.tensor([0, 2])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, t, y), plain(x, t, y), atol=1e-5, rtol=1e-4)
