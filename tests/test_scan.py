@@ -1,6 +1,7 @@
-"""The parallel scan and the in-place sweep equal the plain recurrence, outputs and gradients, with broadcasting, an
-initial state and decays near 0 and 1; the selective SSM trains through it, steps with a state of
-fixed size, and loads Hugging Face's MambaMixer weights with the same outputs."""
+"""The parallel scan and the in-place sweep equal the plain recurrence, outputs and gradients,
+with broadcasting, an initial state and decays near 0 and 1; the selective SSM trains through
+them, steps with a state of fixed size, and loads Hugging Face's MambaMixer weights with the
+same outputs."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_auto_sweeps_large_steps_on_the_cpu(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(
             scan_module,
             name,
-            lambda a, b, reverse=False, real=real, name=name: used.append(name) or real(a, b, reverse),
+            lambda *args, real=real, name=name: used.append(name) or real(*args),
         )
     n = scan_module.SWEEP_MIN_STEP
     linear_scan(torch.rand(2, 5, n // 2), torch.randn(2, 5, n // 2))  # a step is (2, n/2): n numbers

@@ -19,8 +19,8 @@ residual; RMSNorm → a gated MLP → residual. Only the temporal-mixing block d
     h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (i_t ⊙ x_t)
 
 a linear recurrence in h, so training runs it through ``landmarks.nn.scan.linear_scan`` (a
-parallel scan, or the in-place sweep where that is faster), and decoding carries a state of fixed size (h and the
-convolution's last 3 inputs) whatever the length. Λ starts with a ∈ [0.9, 0.999] (a² uniform,
+parallel scan, or the in-place sweep where that is faster), and decoding carries a state of
+fixed size (h and the convolution's last 3 inputs) whatever the length. Λ starts with a ∈ [0.9, 0.999] (a² uniform,
 as the reference code draws it); the gates are block-diagonal (one block per head); the
 √(1 − a²) scaling is skipped at the first token, where there is no state to keep.
 

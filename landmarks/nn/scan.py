@@ -75,18 +75,14 @@ def _hillis_steele(a: Tensor, b: Tensor, reverse: bool = False) -> Tensor:
     return b
 
 
-def _sweep(a: Tensor, b: Tensor, reverse: bool = False) -> Tensor:
+def _sweep(a: Tensor, b: Tensor) -> Tensor:
     """The same recurrence along dim 0 in one pass, a step at a time, each step one fused
-    multiply-add written in place into the output (``reverse`` as in ``_hillis_steele``)."""
+    multiply-add written in place into the output."""
     h = torch.empty_like(b)
-    steps = range(b.shape[0] - 1, -1, -1) if reverse else range(b.shape[0])
-    previous = None
-    for t in steps:
-        if previous is None:
-            h[t] = b[t]
-        else:
-            torch.addcmul(b[t], a[t], h[previous], out=h[t])
-        previous = t
+    if len(b):
+        h[0] = b[0]
+    for t in range(1, len(b)):
+        torch.addcmul(b[t], a[t], h[t - 1], out=h[t])
     return h
 
 
