@@ -40,6 +40,30 @@ def test_loss_and_gradient_equal_torch(reduction):
     assert torch.allclose(ours_in.grad, theirs_in.grad, atol=1e-6)
 
 
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_fused_path_equals_the_written_out_recursion(reduction, zero_infinity):
+    logits, targets, input_lengths, target_lengths = _batch(3)
+    input_lengths = input_lengths.clone()
+    input_lengths[0] = 3  # a transcript of 4 symbols in 3 frames: no alignment, an infinite loss
+    grads = []
+    losses = []
+    for fused in (False, True):
+        x = logits.clone().requires_grad_()
+        loss = ctc_loss(
+            x.log_softmax(-1), targets, input_lengths, target_lengths, reduction=reduction,
+            zero_infinity=zero_infinity, fused=fused,
+        )  # fmt: skip
+        losses.append(loss.detach())
+        if zero_infinity:
+            loss.sum().backward()
+            grads.append(x.grad)
+    assert torch.allclose(losses[0], losses[1], atol=1e-6, equal_nan=True)
+    assert bool(torch.isinf(losses[0]).any()) == (not zero_infinity)
+    if zero_infinity:
+        assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
 def test_loss_equals_torch_in_float32_within_1e_4():
     logits, targets, input_lengths, target_lengths = _batch(1)
     lp = logits.float().log_softmax(-1)

@@ -172,14 +172,24 @@ def ctc_loss(
     blank: int = 0,
     reduction: str = "mean",
     zero_infinity: bool = False,
+    fused: bool = False,
 ) -> Tensor:
     """−log p(l | x), as ``F.ctc_loss`` defines it: ``reduction`` "none" (per sequence), "sum",
     or "mean" (each divided by its target length, then averaged). ``zero_infinity`` turns the
-    loss of an impossible alignment (a transcript too long for its frames) into 0."""
+    loss of an impossible alignment (a transcript too long for its frames) into 0.
+
+    ``fused=True`` hands the same loss to torch's kernel (``F.ctc_loss``, one C++ or CUDA call;
+    about 9 times faster on two CPU cores, far more on a GPU, where the recursion here is a few
+    small kernels per frame); the default runs the recursion written out above. The tests check
+    that the two agree, values and gradients."""
     if log_probs.dim() != 3 or targets.dim() != 2:
         raise ValueError("log_probs must be (T, B, C) and targets (B, S), padded")
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+    if fused:
+        return torch.nn.functional.ctc_loss(
+            log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity
+        )
     input_lengths = torch.as_tensor(input_lengths, device=log_probs.device, dtype=torch.long)
     target_lengths = torch.as_tensor(target_lengths, device=log_probs.device, dtype=torch.long)
     losses = _CTC.apply(log_probs, targets.long(), input_lengths, target_lengths, blank)
