@@ -178,7 +178,7 @@ def reproduce(cfg: Config, run: Run) -> None:
 
         def loss_fn(net: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, float]]:
             losses = net.losses(*batch)
-            return losses.sum(), {"next_token": losses[0].detach()}
+            return losses.sum(), {"next_token": float(losses[0].detach())}
 
         history = fit(
             run,

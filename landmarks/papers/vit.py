@@ -313,6 +313,7 @@ def activation_maximization(
     captured: list[Tensor] = []
     hook = vit.blocks[block].mlp.act.register_forward_hook(lambda _m, _i, out: captured.append(out))
     rows = torch.arange(k, device=mean.device).repeat_interleave(ensemble)  # image of each copy
+    mask = vit.attention_mask()
     try:
         for _ in range(steps):
             images = torch.sigmoid(logits)  # pixels in [0, 1]
@@ -322,7 +323,7 @@ def activation_maximization(
             scale = torch.randn(len(x), x.shape[1], 1, 1, generator=generator).to(x)
             x = x * (1 + 0.1 * scale) + 0.1 * shift + 0.05 * torch.randn(x.shape, generator=generator).to(x)
             captured.clear()
-            z, mask = vit.embed((x - mean[:, None, None]) / std[:, None, None]), vit.attention_mask()
+            z = vit.embed((x - mean[:, None, None]) / std[:, None, None])
             for layer in vit.blocks[: block + 1]:  # the blocks above cannot change this one's neurons
                 z, _ = layer(z, mask)
             hidden = captured[0][:, vit.patch_slice]  # (k·ensemble, N, hidden)
