@@ -503,6 +503,57 @@ def bench_vision_transformers(repeats: int) -> list[Measurement]:
     return rows
 
 
+def bench_optimizer(repeats: int) -> list[Measurement]:
+    """One AdamW update of three papers' models at their default sizes: torch's fused kernel (what
+    ``landmarks.engine.optim.adamw`` picks) against torch's default, which on a CPU updates one
+    tensor at a time. The update alone, on fixed gradients: ``latent-diffusion``'s UNet,
+    ``griffin``'s Griffin and the largest transformer of ``scaling-laws``."""
+    from landmarks.data.text import encode_chars, text_split
+    from landmarks.engine.optim import fused_available
+    from landmarks.nn.griffin import GriffinLM
+    from landmarks.nn.transformer import DecoderOnlyTransformer
+    from landmarks.papers import griffin, latent_diffusion, scaling_laws
+
+    if not fused_available("cpu"):
+        return []  # torch < 2.4: no fused kernel on a CPU to compare
+    vocab = len(encode_chars(text_split(None)).vocab)
+    ldm_cfg, sl_cfg = latent_diffusion.PRESETS["default"], scaling_laws.PRESETS["default"]
+    largest = max(sl_cfg.sizes, key=lambda s: s[0] * s[1] ** 2)
+    models = [
+        ("latent-diffusion's UNet (pixels)", lambda: latent_diffusion.denoiser(3, ldm_cfg, 4)),
+        (
+            "griffin's Griffin",
+            lambda: GriffinLM(griffin.model_configs(griffin.PRESETS["default"], vocab)["griffin"]),
+        ),
+        (
+            f"scaling-laws' {largest[0]} × {largest[1]} transformer",
+            lambda: DecoderOnlyTransformer(scaling_laws.model_config(*largest, sl_cfg, vocab)),
+        ),
+    ]
+    rows = []
+    for what, build in models:
+        timings = {}
+        for fused in (True, False):
+            torch.manual_seed(0)
+            model = build()
+            for p in model.parameters():
+                p.grad = torch.randn_like(p) * 1e-3
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, fused=fused or None)
+            timings[fused] = timed(optimizer.step, repeats)
+        params = list(model.parameters())
+        rows.append(
+            Measurement(
+                "optimizer",
+                f"{what}: {len(params)} tensors, {sum(p.numel() for p in params):,} parameters, one AdamW step",
+                "fused",
+                timings[True],
+                "default",
+                timings[False],
+            )
+        )
+    return rows
+
+
 def bench_bpe(repeats: int) -> list[Measurement]:
     """Byte-level BPE on the corpus: training to 4,096 tokens, and encoding the held-out plays
     with ours against Hugging Face ``tokenizers`` and ``tiktoken`` loaded with the same merges
@@ -723,6 +774,7 @@ BENCHMARKS: dict[str, Callable[[int], list[Measurement]]] = {
     "transformer-vs-rnnsearch": bench_transformer_vs_rnnsearch,
     "vision": bench_vision,
     "vision-transformers": bench_vision_transformers,
+    "optimizer": bench_optimizer,
 }
 
 

@@ -35,6 +35,19 @@ def test_vision_transformers_runs_at_the_toy_runs_sizes(tmp_path, capsys) -> Non
     assert "images/s:" in capsys.readouterr().out  # both rates, side by side
 
 
+def test_optimizer_compares_fused_and_default_adamw_on_three_papers_models(tmp_path) -> None:
+    from landmarks.engine.optim import fused_available
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "optimizer", "--repeats", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    if not fused_available("cpu"):
+        assert rows == []
+        return
+    assert [r["what"].split("'")[0] for r in rows] == ["latent-diffusion", "griffin", "scaling-laws"]
+    assert all((r["a_label"], r["b_label"]) == ("fused", "default") and r["a_seconds"] > 0 for r in rows)
+
+
 def test_the_table_shows_both_image_rates_of_a_vision_row(capsys) -> None:
     extra = {"images_per_second_channels_last": 400.0, "images_per_second_contiguous": 250.0}
     _print([Measurement("vision", "a net, train step", "channels-last", 0.16, "contiguous", 0.256, extra)])
