@@ -20,6 +20,8 @@ import hashlib
 import importlib.util
 import os
 import platform
+import statistics
+import time
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -161,6 +163,40 @@ def machine(device: str, threads: int, torch_version: str) -> dict[str, object]:
         "torch": torch_version,
         "os": f"{platform.system()} {platform.machine()}",
     }
+
+
+def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5) -> float:
+    """How fast the machine is now: fp32 GFLOP/s of an n × n matmul on ``device`` (2n³ FLOPs a
+    product; the median of ``repeats`` after one warm-up), about 50 ms on two CPU cores.
+
+    A shared machine's speed drifts (here by a quarter within hours), and a run's wall-clock seconds
+    with it. The runner measures this before and after each reproduction, so that a recorded time
+    can be read against the speed it was measured at."""
+    import torch
+
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(dev) for _ in range(2))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    times = []
+    for i in range(repeats + 1):
+        sync()
+        began = time.perf_counter()
+        a @ b
+        sync()
+        if i:  # the first product warms the kernel up
+            times.append(time.perf_counter() - began)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def machine_speed(result: dict) -> float | None:
+    """The machine's fp32 matmul GFLOP/s around a run (the mean of the runner's probes before and
+    after it) from its result, or None for results recorded without them."""
+    machine = result.get("machine")
+    probes = machine.get("matmul_gflops") if isinstance(machine, dict) else None
+    if not (isinstance(probes, list) and probes and all(isinstance(p, (int, float)) for p in probes)):
+        return None
+    return sum(probes) / len(probes)
 
 
 def now() -> str:

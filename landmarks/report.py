@@ -25,6 +25,7 @@ from landmarks.files import (
     output_folder,
     safe_plot_path,
 )
+from landmarks.provenance import machine_speed
 from landmarks.results import CHANGED, CURRENT, OTHER_PYTHON, UNRECORDED, Result, find_results, freshness
 
 
@@ -135,6 +136,20 @@ def _seconds(x: float) -> str:
     return f"{x:.1f}"
 
 
+def _timing(r: Result) -> str:
+    """Seconds, with the machine's speed at the time where it was measured: '398.8 @ 293'."""
+    speed = machine_speed(r.data)
+    return _seconds(r.data["seconds"]) + ("" if speed is None else f" @ {speed:.0f}")
+
+
+SPEED_NOTE = (
+    "Seconds are wall-clock on the machine named above; '@ N' is its speed when the run was made, "
+    "fp32 GFLOP/s of a 1024 × 1024 matmul measured just before and after the run (the mean). A shared "
+    "machine's speed drifts, and run times with it: at 300 GFLOP/s a run takes about 1.3 times as "
+    "long as at 390."
+)
+
+
 def _papers(n: int) -> str:
     return f"{n} paper" + ("" if n == 1 else "s")
 
@@ -214,6 +229,7 @@ def markdown(results: list[Result], errors: dict[str, str]) -> str:
         f"**{ok} of {total} claims reproduced** across {_papers(len(results))}.",
         "",
         *(line + "\n" for line in _stale_note(results)),
+        *([SPEED_NOTE, ""] if any(machine_speed(r.data) is not None for r in results) else []),
         "| Paper | Claim | Paper's figure | Threshold | Measured | Verdict | Seconds | Run |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -225,7 +241,7 @@ def markdown(results: list[Result], errors: dict[str, str]) -> str:
             lines.append(
                 f"| {'`' + r.paper + '`' if i == 0 else ''} | {_md(c.statement)} | {_md(c.paper_value)} "
                 f"| `{c.threshold}` | {_measured(c.measured)} | {verdict} "
-                f"| {_seconds(r.data['seconds']) if i == 0 else ''} | {run if i == 0 else ''} |"
+                f"| {_timing(r) if i == 0 else ''} | {run if i == 0 else ''} |"
             )
     for pid, message in sorted(errors.items()):
         lines.append(
@@ -266,6 +282,11 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
             f"<p class='meta'>{esc(line.replace('**', '').replace('`', ''))}</p>"
             for line in _stale_note(results)
         ),
+        *(
+            [f"<p class='meta'>{esc(SPEED_NOTE)}</p>"]
+            if any(machine_speed(r.data) is not None for r in results)
+            else []
+        ),
         "<table><tr><th>Paper</th><th>Claims reproduced</th><th>Seconds</th><th>Run</th></tr>",
     ]
     for r in results:
@@ -275,7 +296,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
         run = _run_date(r) + ("" if fresh == CURRENT else f" ({fresh})")
         parts.append(
             f"<tr><td><a href='#{esc(r.paper)}'>{esc(r.paper)}</a> — {esc(_title(r.paper))}</td>"
-            f"<td class='{cls}'>{n_ok} / {len(r.claims)}</td><td class='num'>{_seconds(r.data['seconds'])}</td>"
+            f"<td class='{cls}'>{n_ok} / {len(r.claims)}</td><td class='num'>{_timing(r)}</td>"
             f"<td class='{'' if fresh == CURRENT else 'no'}'>{esc(run)}</td></tr>"
         )
     for pid in sorted(errors):
@@ -310,9 +331,10 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
         parts.extend(_tables(r))
+        speed = machine_speed(r.data)
         parts.append(
             f"<details><summary>Run details: seed {r.data['seed']}, device {esc(r.data['device'])}, "
-            f"{_seconds(r.data['seconds'])} s</summary><pre>"
+            f"{_seconds(r.data['seconds'])} s{'' if speed is None else f' at {speed:.0f} GFLOP/s'}</summary><pre>"
             f"{esc(json.dumps({'config': r.data['config'], 'metrics': _short_metrics(r.data['metrics'])}, indent=1))}"
             "</pre></details>"
         )

@@ -80,6 +80,15 @@ def read_result(path: Path) -> Result:
         value = data[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise MalformedResult(f"{path}: {key!r} must be {kind}, not {_short(value)}")
+    speed = data.get("machine", {}).get("matmul_gflops", [1.0])
+    if not (
+        isinstance(speed, list)
+        and speed
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in speed)
+    ):
+        raise MalformedResult(
+            f"{path}: 'machine.matmul_gflops' must be a list of positive numbers (GFLOP/s), not {_short(speed)}"
+        )
     for i, c in enumerate(data["claims"]):
         if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in _CLAIM_TEXT):
             raise MalformedResult(

@@ -59,18 +59,22 @@ def run_paper(
     )
     run.out.mkdir(parents=True, exist_ok=True)
     code = provenance.code_fingerprint(paper.module)  # the code as it was when the run began
+    speed_before = provenance.matmul_gflops(str(dev))  # outside the timed run, as is the one after
     began = time.perf_counter()
     module.reproduce(cfg, run)
+    seconds = round(time.perf_counter() - began, 2)
+    machine = provenance.machine(str(dev), torch.get_num_threads(), torch.__version__)
+    machine["matmul_gflops"] = [round(speed_before, 1), round(provenance.matmul_gflops(str(dev)), 1)]
     result = {
         "schema": SCHEMA,
         "paper": paper_id,
         "seed": seed,
         "quick": quick,
         "device": str(dev),
-        "seconds": round(time.perf_counter() - began, 2),
+        "seconds": seconds,
         "created": provenance.now(),
         "code": code,
-        "machine": provenance.machine(str(dev), torch.get_num_threads(), torch.__version__),
+        "machine": machine,
         "config": run.config_json(),
         "metrics": run.metrics,
         "claims": [c.to_json() for c in run.claims],

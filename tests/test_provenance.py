@@ -152,3 +152,33 @@ def test_a_results_folder_without_plots_warns_once(toy_paper, tmp_path: Path, ca
     err = capsys.readouterr().err
     assert err.count("plot file(s) named by the results are not in") == 1 and "toy/loss.png" in err
     assert "data:image/png" not in (tmp_path / "report.html").read_text()
+
+
+def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, capsys) -> None:
+    """The runner probes the matmul speed before and after a run; the report and `run` show it
+    beside the seconds, since a shared machine's speed, and every time measured on it, drifts."""
+    path = _reproduce_toy(tmp_path)
+    data = json.loads(path.read_text())
+    before, after = data["machine"]["matmul_gflops"]
+    assert before > 0 and after > 0
+    speed = provenance.machine_speed(data)
+    assert speed == pytest.approx((before + after) / 2)
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert f"{data['seconds']:.1f} @ {speed:.0f} |" in md and "fp32 GFLOP/s of a 1024 × 1024 matmul" in md
+    assert f"at {speed:.0f} GFLOP/s" in (tmp_path / "report.html").read_text()
+
+    del data["machine"]["matmul_gflops"]  # a result recorded before the probe: seconds alone
+    path.write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 0
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert " @ " not in md and "GFLOP/s" not in md and provenance.machine_speed(data) is None
+
+    for bad in ("fast", [], [300.0, -1.0], [True]):
+        data["machine"]["matmul_gflops"] = bad
+        path.write_text(json.dumps(data))
+        assert main(["report", str(tmp_path)]) == 2
+        assert "'machine.matmul_gflops' must be a list of positive numbers" in capsys.readouterr().err
+
+
+def test_matmul_probe_measures_a_positive_speed() -> None:
+    assert provenance.matmul_gflops("cpu", n=128, repeats=3) > 0
