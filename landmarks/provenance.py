@@ -165,9 +165,9 @@ def machine(device: str, threads: int, torch_version: str) -> dict[str, object]:
     }
 
 
-def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5) -> float:
+def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5, warmup_seconds: float = 0.2) -> float:
     """How fast the machine is now: fp32 GFLOP/s of an n × n matmul on ``device`` (2n³ FLOPs a
-    product; the median of ``repeats`` after one warm-up), about 50 ms on two CPU cores.
+    product; the median of ``repeats`` after ``warmup_seconds`` of them), a quarter of a second.
 
     A shared machine's speed drifts (here by a quarter within hours), and a run's wall-clock seconds
     with it. The runner measures this before and after each reproduction, so that a recorded time
@@ -178,14 +178,18 @@ def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5) -> float
     g = torch.Generator().manual_seed(0)
     a, b = (torch.randn(n, n, generator=g).to(dev) for _ in range(2))
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    times = []
-    for i in range(repeats + 1):
+    # Warm up for a fixed time, not a count: a fresh process measured 10-20 % slow over its first
+    # few tenths of a second of products (thread pool, caches, clock), whatever their number.
+    warm_until = time.perf_counter() + warmup_seconds
+    while time.perf_counter() < warm_until:
+        a @ b
         sync()
+    times = []
+    for _ in range(repeats):
         began = time.perf_counter()
         a @ b
         sync()
-        if i:  # the first product warms the kernel up
-            times.append(time.perf_counter() - began)
+        times.append(time.perf_counter() - began)
     return 2 * n**3 / statistics.median(times) / 1e9
 
 

@@ -156,8 +156,11 @@ def test_a_results_folder_without_plots_warns_once(toy_paper, tmp_path: Path, ca
 
 def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, capsys) -> None:
     """The runner probes the matmul speed before and after a run; the report and `run` show it
-    beside the seconds, since a shared machine's speed, and every time measured on it, drifts."""
-    path = _reproduce_toy(tmp_path)
+    beside the seconds, since a shared machine's speed, and every time measured on it, drifts.
+    Quick runs, whose seconds say nothing, skip the probe."""
+    assert "matmul_gflops" not in json.loads(_reproduce_toy(tmp_path / "quick").read_text())["machine"]
+    assert main(["reproduce", "toy", "--out", str(tmp_path)]) == 0  # the default preset: timed
+    path = tmp_path / "toy" / "result.json"
     data = json.loads(path.read_text())
     before, after = data["machine"]["matmul_gflops"]
     assert before > 0 and after > 0
