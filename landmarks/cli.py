@@ -118,22 +118,15 @@ def _resume_dir(paper_id: str) -> Path | None:
     return found[-1].parent.parent if found else None
 
 
-def _speed_note(result: dict) -> str:
-    from landmarks.provenance import machine_speed
-
-    speed = machine_speed(result)
-    return "" if speed is None else f" (machine at {speed:.0f} GFLOP/s)"
-
-
 def _print_claims(result: dict, console) -> None:  # type: ignore[no-untyped-def]
     from rich.markup import escape
     from rich.table import Table
 
     from landmarks.claims import REPRODUCED, fmt_number
+    from landmarks.provenance import machine_note
 
     table = Table(
-        title=f"{result['paper']}: seed {result['seed']}, {result['device']}, {result['seconds']:.1f} s"
-        + _speed_note(result)
+        title=f"{result['paper']}: seed {result['seed']}, {result['device']}, {machine_note(result)}"
         + (" (quick preset: proves the code runs, not the claims)" if result["quick"] else ""),
         title_justify="left",
     )

@@ -165,42 +165,103 @@ def machine(device: str, threads: int, torch_version: str) -> dict[str, object]:
     }
 
 
-def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5, warmup_seconds: float = 0.2) -> float:
-    """How fast the machine is now: fp32 GFLOP/s of an n × n matmul on ``device`` (2n³ FLOPs a
-    product; the median of ``repeats`` after ``warmup_seconds`` of them), a quarter of a second.
+# ---- how fast the machine is, now ----------------------------------------------------------------
+# A shared machine's speed drifts (this one's by a quarter within hours), and every wall-clock time
+# measured on it with it. The runner probes two kinds of speed just before and after each timed
+# run, so that its seconds can be read against them: throughput (a large matmul, what convolutions
+# and wide layers are bound by) and latency (a small LSTM cell step, a dozen tiny ops, what
+# recurrent papers are bound by). The two need not move together: pointer-networks took 140 s in
+# one session and 167 s in a later one, with the matmul near the fastest this machine has shown.
 
-    A shared machine's speed drifts (here by a quarter within hours), and a run's wall-clock seconds
-    with it. The runner measures this before and after each reproduction, so that a recorded time
-    can be read against the speed it was measured at."""
+PROBES = {"matmul_gflops": "GFLOP/s", "lstm_step_us": "µs"}  # result keys under "machine", units
+
+
+def _median_seconds(fn, sync, repeats: int, warmup_seconds: float) -> float:  # type: ignore[no-untyped-def]
+    # Warm up for a fixed time, not a count: a fresh process measured 10-20 % slow over its first
+    # few tenths of a second of work (thread pool, caches, clock), whatever the number of calls.
+    warm_until = time.perf_counter() + warmup_seconds
+    while time.perf_counter() < warm_until:
+        fn()
+        sync()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def _sync(device):  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def matmul_gflops(device: str = "cpu", n: int = 1024, repeats: int = 5, warmup_seconds: float = 0.2) -> float:
+    """Throughput now: fp32 GFLOP/s of an n × n matmul on ``device`` (2n³ FLOPs a product; the
+    median of ``repeats`` after ``warmup_seconds`` of them), a quarter of a second in all."""
     import torch
 
     dev = torch.device(device)
     g = torch.Generator().manual_seed(0)
     a, b = (torch.randn(n, n, generator=g).to(dev) for _ in range(2))
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    # Warm up for a fixed time, not a count: a fresh process measured 10-20 % slow over its first
-    # few tenths of a second of products (thread pool, caches, clock), whatever their number.
-    warm_until = time.perf_counter() + warmup_seconds
-    while time.perf_counter() < warm_until:
-        a @ b
-        sync()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        a @ b
-        sync()
-        times.append(time.perf_counter() - began)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    return 2 * n**3 / _median_seconds(lambda: a @ b, _sync(dev), repeats, warmup_seconds) / 1e9
 
 
-def machine_speed(result: dict) -> float | None:
-    """The machine's fp32 matmul GFLOP/s around a run (the mean of the runner's probes before and
-    after it) from its result, or None for results recorded without them."""
+def lstm_step_us(
+    device: str = "cpu", batch: int = 32, hidden: int = 64, steps: int = 100, repeats: int = 5,
+    warmup_seconds: float = 0.1,
+) -> float:  # fmt: skip
+    """Latency now: microseconds per step of an LSTM cell written out (one addmm, four
+    activations, three products and a sum on a batch of 32 × 64 units), the median of
+    ``repeats`` runs of ``steps`` steps after ``warmup_seconds``; about 0.2 s in all."""
+    import torch
+
+    dev = torch.device(device)
+    g = torch.Generator().manual_seed(0)
+    x, h = (torch.randn(batch, hidden, generator=g).to(dev) for _ in range(2))
+    w = (0.05 * torch.randn(2 * hidden, 4 * hidden, generator=g)).to(dev)
+    bias = torch.zeros(4 * hidden, device=dev)
+
+    def run() -> None:
+        state, cell = h, torch.zeros_like(h)
+        for _ in range(steps):
+            i, f, z, o = torch.addmm(bias, torch.cat([x, state], 1), w).chunk(4, 1)
+            cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(z)
+            state = torch.sigmoid(o) * torch.tanh(cell)
+
+    return _median_seconds(run, _sync(dev), repeats, warmup_seconds) / steps * 1e6
+
+
+def probe_machine(device: str) -> dict[str, float]:
+    """Both probes, keyed as a result records them."""
+    return {"matmul_gflops": matmul_gflops(device), "lstm_step_us": lstm_step_us(device)}
+
+
+def machine_speed(result: dict, key: str = "matmul_gflops") -> float | None:
+    """A probe's mean (of the runner's before and after) from a result, or None for results
+    recorded without it."""
     machine = result.get("machine")
-    probes = machine.get("matmul_gflops") if isinstance(machine, dict) else None
+    probes = machine.get(key) if isinstance(machine, dict) else None
     if not (isinstance(probes, list) and probes and all(isinstance(p, (int, float)) for p in probes)):
         return None
     return sum(probes) / len(probes)
+
+
+def machine_probes(result: dict) -> tuple[float, float] | None:
+    """The machine's matmul GFLOP/s and µs per LSTM step around a run, where both are recorded."""
+    speed, latency = machine_speed(result), machine_speed(result, "lstm_step_us")
+    return None if speed is None or latency is None else (speed, latency)
+
+
+def machine_note(result: dict) -> str:
+    """'167.4 s (machine at 378 GFLOP/s, 41 µs per LSTM step)', or the seconds alone."""
+    probed = machine_probes(result)
+    seconds = f"{result['seconds']:.1f} s"
+    if probed is None:
+        return seconds
+    return f"{seconds} (machine at {probed[0]:.0f} GFLOP/s, {probed[1]:.0f} µs per LSTM step)"
 
 
 def now() -> str:

@@ -25,7 +25,7 @@ from landmarks.files import (
     output_folder,
     safe_plot_path,
 )
-from landmarks.provenance import machine_speed
+from landmarks.provenance import machine_note, machine_probes
 from landmarks.results import CHANGED, CURRENT, OTHER_PYTHON, UNRECORDED, Result, find_results, freshness
 
 
@@ -137,16 +137,19 @@ def _seconds(x: float) -> str:
 
 
 def _timing(r: Result) -> str:
-    """Seconds, with the machine's speed at the time where it was measured: '398.8 @ 293'."""
-    speed = machine_speed(r.data)
-    return _seconds(r.data["seconds"]) + ("" if speed is None else f" @ {speed:.0f}")
+    """Seconds, with the machine's speed where it was measured: '167.4 @ 378 / 41'."""
+    probed = machine_probes(r.data)
+    seconds = _seconds(r.data["seconds"])
+    return seconds if probed is None else f"{seconds} @ {probed[0]:.0f} / {probed[1]:.0f}"
 
 
 SPEED_NOTE = (
-    "Seconds are wall-clock on the machine named above; '@ N' is its speed when the run was made, "
-    "fp32 GFLOP/s of a 1024 × 1024 matmul measured just before and after the run (the mean). A shared "
-    "machine's speed drifts, and run times with it: at 300 GFLOP/s a run takes about 1.3 times as "
-    "long as at 390."
+    "Seconds are wall-clock on the machine named above. A shared machine's speed drifts, and run "
+    "times with it, so each run since 2026-11-28 records two probes of it, taken just before and "
+    "after the run (their means shown): '167.4 @ 378 / 41' is 167.4 s with a 1024 × 1024 fp32 "
+    "matmul at 378 GFLOP/s (throughput: convolutions, wide layers) and 41 µs per step of a small "
+    "LSTM cell, batch 32 × 64 units (latency: recurrent models' many small ops). The two need not "
+    "move together."
 )
 
 
@@ -229,7 +232,7 @@ def markdown(results: list[Result], errors: dict[str, str]) -> str:
         f"**{ok} of {total} claims reproduced** across {_papers(len(results))}.",
         "",
         *(line + "\n" for line in _stale_note(results)),
-        *([SPEED_NOTE, ""] if any(machine_speed(r.data) is not None for r in results) else []),
+        *([SPEED_NOTE, ""] if any(machine_probes(r.data) for r in results) else []),
         "| Paper | Claim | Paper's figure | Threshold | Measured | Verdict | Seconds | Run |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -282,11 +285,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
             f"<p class='meta'>{esc(line.replace('**', '').replace('`', ''))}</p>"
             for line in _stale_note(results)
         ),
-        *(
-            [f"<p class='meta'>{esc(SPEED_NOTE)}</p>"]
-            if any(machine_speed(r.data) is not None for r in results)
-            else []
-        ),
+        *([f"<p class='meta'>{esc(SPEED_NOTE)}</p>"] if any(machine_probes(r.data) for r in results) else []),
         "<table><tr><th>Paper</th><th>Claims reproduced</th><th>Seconds</th><th>Run</th></tr>",
     ]
     for r in results:
@@ -331,10 +330,9 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
         parts.extend(_tables(r))
-        speed = machine_speed(r.data)
         parts.append(
             f"<details><summary>Run details: seed {r.data['seed']}, device {esc(r.data['device'])}, "
-            f"{_seconds(r.data['seconds'])} s{'' if speed is None else f' at {speed:.0f} GFLOP/s'}</summary><pre>"
+            f"{esc(machine_note(r.data))}</summary><pre>"
             f"{esc(json.dumps({'config': r.data['config'], 'metrics': _short_metrics(r.data['metrics'])}, indent=1))}"
             "</pre></details>"
         )

@@ -15,6 +15,7 @@ from typing import Any
 from landmarks.claims import NOT_REPRODUCED, REPRODUCED, Claim
 from landmarks.errors import UserInputError, warn
 from landmarks.files import UnsafeName, file_inside
+from landmarks.provenance import PROBES
 
 NOT_RUN = "not run"
 CURRENT, CHANGED, UNRECORDED = "current", "code changed since", "code version not recorded"
@@ -80,15 +81,16 @@ def read_result(path: Path) -> Result:
         value = data[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise MalformedResult(f"{path}: {key!r} must be {kind}, not {_short(value)}")
-    speed = data.get("machine", {}).get("matmul_gflops", [1.0])
-    if not (
-        isinstance(speed, list)
-        and speed
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in speed)
-    ):
-        raise MalformedResult(
-            f"{path}: 'machine.matmul_gflops' must be a list of positive numbers (GFLOP/s), not {_short(speed)}"
-        )
+    for key, unit in PROBES.items():  # the machine's speed around the run, where recorded
+        probes = data.get("machine", {}).get(key, [1.0])
+        if not (
+            isinstance(probes, list)
+            and probes
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in probes)
+        ):
+            raise MalformedResult(
+                f"{path}: 'machine.{key}' must be a list of positive numbers ({unit}), not {_short(probes)}"
+            )
     for i, c in enumerate(data["claims"]):
         if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in _CLAIM_TEXT):
             raise MalformedResult(

@@ -61,14 +61,14 @@ def run_paper(
     code = provenance.code_fingerprint(paper.module)  # the code as it was when the run began
     # The machine's speed just before and after a timed run (outside it): a shared machine's
     # drifts, and its seconds with it. Quick runs prove the code runs; their seconds say nothing.
-    speed = [] if quick else [provenance.matmul_gflops(str(dev))]
+    before = None if quick else provenance.probe_machine(str(dev))
     began = time.perf_counter()
     module.reproduce(cfg, run)
     seconds = round(time.perf_counter() - began, 2)
     machine = provenance.machine(str(dev), torch.get_num_threads(), torch.__version__)
-    if speed:
-        speed.append(provenance.matmul_gflops(str(dev)))
-        machine["matmul_gflops"] = [round(x, 1) for x in speed]
+    if before is not None:
+        after = provenance.probe_machine(str(dev))
+        machine |= {key: [round(before[key], 1), round(after[key], 1)] for key in provenance.PROBES}
     result = {
         "schema": SCHEMA,
         "paper": paper_id,

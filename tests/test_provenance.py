@@ -155,26 +155,31 @@ def test_a_results_folder_without_plots_warns_once(toy_paper, tmp_path: Path, ca
 
 
 def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, capsys) -> None:
-    """The runner probes the matmul speed before and after a run; the report and `run` show it
-    beside the seconds, since a shared machine's speed, and every time measured on it, drifts.
-    Quick runs, whose seconds say nothing, skip the probe."""
+    """The runner probes the matmul speed and an LSTM step's latency before and after a run; the
+    report and `run` show them beside the seconds, since a shared machine's speed, and every time
+    measured on it, drifts. Quick runs, whose seconds say nothing, skip the probes."""
     assert "matmul_gflops" not in json.loads(_reproduce_toy(tmp_path / "quick").read_text())["machine"]
+    capsys.readouterr()
     assert main(["reproduce", "toy", "--out", str(tmp_path)]) == 0  # the default preset: timed
     path = tmp_path / "toy" / "result.json"
     data = json.loads(path.read_text())
-    before, after = data["machine"]["matmul_gflops"]
-    assert before > 0 and after > 0
-    speed = provenance.machine_speed(data)
-    assert speed == pytest.approx((before + after) / 2)
+    for key in provenance.PROBES:
+        before, after = data["machine"][key]
+        assert before > 0 and after > 0
+        assert provenance.machine_speed(data, key) == pytest.approx((before + after) / 2)
+    speed, latency = provenance.machine_probes(data)
     md = (tmp_path / "RESULTS.md").read_text()
-    assert f"{data['seconds']:.1f} @ {speed:.0f} |" in md and "fp32 GFLOP/s of a 1024 × 1024 matmul" in md
-    assert f"at {speed:.0f} GFLOP/s" in (tmp_path / "report.html").read_text()
+    assert f"{data['seconds']:.1f} @ {speed:.0f} / {latency:.0f} |" in md and "1024 × 1024 fp32" in md
+    note = f"(machine at {speed:.0f} GFLOP/s, {latency:.0f} µs per LSTM step)"
+    assert (
+        note in (tmp_path / "report.html").read_text() and note == provenance.machine_note(data)[-len(note) :]
+    )
 
-    del data["machine"]["matmul_gflops"]  # a result recorded before the probe: seconds alone
+    del data["machine"]["lstm_step_us"]  # a result recorded before both probes: seconds alone
     path.write_text(json.dumps(data))
     assert main(["report", str(tmp_path)]) == 0
     md = (tmp_path / "RESULTS.md").read_text()
-    assert " @ " not in md and "GFLOP/s" not in md and provenance.machine_speed(data) is None
+    assert " @ " not in md and "GFLOP/s" not in md and provenance.machine_probes(data) is None
 
     for bad in ("fast", [], [300.0, -1.0], [True]):
         data["machine"]["matmul_gflops"] = bad
@@ -183,5 +188,6 @@ def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, c
         assert "'machine.matmul_gflops' must be a list of positive numbers" in capsys.readouterr().err
 
 
-def test_matmul_probe_measures_a_positive_speed() -> None:
-    assert provenance.matmul_gflops("cpu", n=128, repeats=3) > 0
+def test_the_probes_measure_positive_speeds() -> None:
+    assert provenance.matmul_gflops("cpu", n=128, repeats=3, warmup_seconds=0.01) > 0
+    assert provenance.lstm_step_us("cpu", steps=5, repeats=3, warmup_seconds=0.01) > 0
