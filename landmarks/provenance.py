@@ -239,7 +239,7 @@ def probe_machine(device: str) -> dict[str, float]:
     return {"matmul_gflops": matmul_gflops(device), "lstm_step_us": lstm_step_us(device)}
 
 
-def machine_speed(result: dict, key: str = "matmul_gflops") -> float | None:
+def probe_mean(result: dict, key: str = "matmul_gflops") -> float | None:
     """A probe's mean (of the runner's before and after) from a result, or None for results
     recorded without it."""
     machine = result.get("machine")
@@ -251,7 +251,7 @@ def machine_speed(result: dict, key: str = "matmul_gflops") -> float | None:
 
 def machine_probes(result: dict) -> tuple[float, float] | None:
     """The machine's matmul GFLOP/s and µs per LSTM step around a run, where both are recorded."""
-    speed, latency = machine_speed(result), machine_speed(result, "lstm_step_us")
+    speed, latency = probe_mean(result), probe_mean(result, "lstm_step_us")
     return None if speed is None or latency is None else (speed, latency)
 
 

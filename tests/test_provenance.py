@@ -166,7 +166,7 @@ def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, c
     for key in provenance.PROBES:
         before, after = data["machine"][key]
         assert before > 0 and after > 0
-        assert provenance.machine_speed(data, key) == pytest.approx((before + after) / 2)
+        assert provenance.probe_mean(data, key) == pytest.approx((before + after) / 2)
     speed, latency = provenance.machine_probes(data)
     md = (tmp_path / "RESULTS.md").read_text()
     assert f"{data['seconds']:.1f} @ {speed:.0f} / {latency:.0f} |" in md and "1024 × 1024 fp32" in md
