@@ -173,8 +173,6 @@ def machine(device: str, threads: int, torch_version: str) -> dict[str, object]:
 # recurrent papers are bound by). The two need not move together: pointer-networks took 140 s in
 # one session and 167 s in a later one, with the matmul near the fastest this machine has shown.
 
-PROBES = {"matmul_gflops": "GFLOP/s", "lstm_step_us": "µs"}  # result keys under "machine", units
-
 
 def _median_seconds(fn, sync, repeats: int, warmup_seconds: float) -> float:  # type: ignore[no-untyped-def]
     # Warm up for a fixed time, not a count: a fresh process measured 10-20 % slow over its first
@@ -234,9 +232,15 @@ def lstm_step_us(
     return _median_seconds(run, _sync(dev), repeats, warmup_seconds) / steps * 1e6
 
 
+PROBES = {  # the key a result records each probe under (in "machine"), its unit, the probe
+    "matmul_gflops": ("GFLOP/s", matmul_gflops),
+    "lstm_step_us": ("µs", lstm_step_us),
+}
+
+
 def probe_machine(device: str) -> dict[str, float]:
-    """Both probes, keyed as a result records them."""
-    return {"matmul_gflops": matmul_gflops(device), "lstm_step_us": lstm_step_us(device)}
+    """Every probe, keyed as a result records it."""
+    return {key: probe(device) for key, (_, probe) in PROBES.items()}
 
 
 def probe_mean(result: dict, key: str = "matmul_gflops") -> float | None:

@@ -81,7 +81,7 @@ def read_result(path: Path) -> Result:
         value = data[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise MalformedResult(f"{path}: {key!r} must be {kind}, not {_short(value)}")
-    for key, unit in PROBES.items():  # the machine's speed around the run, where recorded
+    for key, (unit, _) in PROBES.items():  # the machine's speed around the run, where recorded
         probes = data.get("machine", {}).get(key, [1.0])
         if not (
             isinstance(probes, list)

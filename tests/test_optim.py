@@ -31,6 +31,15 @@ def test_fused_adamw_takes_the_steps_of_torch_s_default():
         assert torch.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.skipif(not optim.fused_available("cpu"), reason="this torch has no fused CPU kernel")
+def test_fused_adam_takes_the_steps_of_torch_s_default():
+    """relation-networks builds plain Adam on the fused kernel where ``fused_available`` says so."""
+    fused, _ = _train(lambda p: torch.optim.Adam(p, lr=1e-2, fused=True))
+    plain, _ = _train(lambda p: torch.optim.Adam(p, lr=1e-2))
+    for a, b in zip(fused.parameters(), plain.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_fused_state_resumes():
     _, opt = _train(lambda p: optim.adamw(p, device="cpu", lr=1e-2))
     _, opt2 = _train(lambda p: optim.adamw(p, device="cpu", lr=1e-2), steps=1)
