@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from landmarks import __version__, registry
+from landmarks.allocator import retain_freed_memory
 from landmarks.errors import UserInputError
 from landmarks.files import input_folder, output_folder
 
@@ -589,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    retain_freed_memory()  # no page faults on every step's activations (landmarks/allocator.py)
     try:
         return args.func(args)
     except UserInputError as e:
