@@ -35,7 +35,7 @@ for _ in range(8):
     once()
 print(retained, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
-PAGES = (48 << 20) // 4096  # minor faults to touch one such tensor
+PAGES = (48 << 20) // 4096  # minor faults to touch one such block
 
 
 def _faults(mode: str, **env: str) -> tuple[str, int]:
