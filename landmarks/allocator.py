@@ -18,7 +18,8 @@ Measured on ``relation-networks`` (seed 0, back to back, this 2-core machine): 2
 its peak memory until it exits, as PyTorch's caching allocator does on a GPU. PyTorch's CPU
 tuning guide gets the same effect, more completely, by preloading jemalloc or tcmalloc.
 
-The command line calls it once at start; a library user who wants it calls it themselves. It
+The command line calls it once at start; a library user who wants it calls it themselves. A
+run's ``result.json`` records the outcome as ``machine.freed_memory_retained``. It
 does nothing off glibc (macOS, Windows, musl), nothing when ``MALLOC_MMAP_THRESHOLD_`` or
 ``MALLOC_TRIM_THRESHOLD_`` is already set in the environment (the user's choice wins), and
 nothing when ``LANDMARKS_MALLOC=system``.
@@ -44,6 +45,11 @@ def retain_freed_memory() -> bool:
     if _retained is None:
         _retained = _set_thresholds()
     return _retained
+
+
+def retained() -> bool:
+    """Whether this process asked glibc to keep freed memory, and glibc agreed (runs record it)."""
+    return bool(_retained)
 
 
 def _set_thresholds() -> bool:

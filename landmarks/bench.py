@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -26,6 +25,7 @@ import torch
 
 from landmarks.errors import UserInputError
 from landmarks.files import atomic_write_text
+from landmarks.timing import timed
 
 __all__ = ["BENCHMARKS", "Measurement", "run_benchmarks", "timed"]
 
@@ -48,18 +48,6 @@ class Measurement:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio}
-
-
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 # ---- the pairs -----------------------------------------------------------------------------------

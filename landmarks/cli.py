@@ -123,8 +123,9 @@ def _print_claims(result: dict, console) -> None:  # type: ignore[no-untyped-def
     from rich.markup import escape
     from rich.table import Table
 
-    from landmarks.claims import REPRODUCED, fmt_number
+    from landmarks.claims import REPRODUCED
     from landmarks.provenance import machine_note
+    from landmarks.report import measured_text
 
     table = Table(
         title=f"{result['paper']}: seed {result['seed']}, {result['device']}, {machine_note(result)}"
@@ -139,7 +140,7 @@ def _print_claims(result: dict, console) -> None:  # type: ignore[no-untyped-def
             escape(c["statement"]),
             escape(c["paper_value"]),
             escape(c["threshold"]),
-            fmt_number(c["measured"]),
+            measured_text(c["measured"]),
             "[green]reproduced[/]" if ok else "[red]not reproduced[/]",
         )
     console.print(table)

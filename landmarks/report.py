@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -128,7 +129,14 @@ def _title(pid: str) -> str:
         return pid
 
 
-def _measured(x: float) -> str:
+def measured_text(x: float | None) -> str:
+    """A claim's measured number as tables show it. A run records NaN when there is nothing to
+    measure (a model never reached the bar a ratio divides by): that reads 'no number', and an
+    infinite ratio (the bar never reached by the numerator's model) reads '∞'."""
+    if x is None or math.isnan(x):
+        return "no number"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
     return fmt_number(x)
 
 
@@ -243,7 +251,7 @@ def markdown(results: list[Result], errors: dict[str, str]) -> str:
             verdict = "✅ reproduced" if c.verdict == REPRODUCED else "❌ not reproduced"
             lines.append(
                 f"| {'`' + r.paper + '`' if i == 0 else ''} | {_md(c.statement)} | {_md(c.paper_value)} "
-                f"| `{c.threshold}` | {_measured(c.measured)} | {verdict} "
+                f"| `{c.threshold}` | {measured_text(c.measured)} | {verdict} "
                 f"| {_timing(r) if i == 0 else ''} | {run if i == 0 else ''} |"
             )
     for pid, message in sorted(errors.items()):
@@ -318,7 +326,7 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
             good = c.verdict == REPRODUCED
             parts.append(
                 f"<tr><td>{esc(c.statement)}</td><td>{esc(c.paper_value)}</td><td><code>{esc(c.threshold)}</code></td>"
-                f"<td class='num'>{esc(_measured(c.measured))}</td>"
+                f"<td class='num'>{esc(measured_text(c.measured))}</td>"
                 f"<td class='{'ok' if good else 'no'}'>{'✔ reproduced' if good else '✘ not reproduced'}</td></tr>"
             )
         parts.append("</table>")

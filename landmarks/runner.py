@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from landmarks import provenance, registry
+from landmarks import allocator, provenance, registry
 from landmarks.config import apply_overrides
 from landmarks.errors import UserInputError
 from landmarks.files import atomic_write_bytes
@@ -66,6 +66,7 @@ def run_paper(
     module.reproduce(cfg, run)
     seconds = round(time.perf_counter() - began, 2)
     machine = provenance.machine(str(dev), torch.get_num_threads(), torch.__version__)
+    machine["freed_memory_retained"] = allocator.retained()  # fewer page faults: faster steps
     if before is not None:
         after = provenance.probe_machine(str(dev))
         machine |= {key: [round(before[key], 1), round(after[key], 1)] for key in provenance.PROBES}

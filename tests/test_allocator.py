@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -70,3 +71,17 @@ def test_the_environment_wins():
     assert retained == "False"
     retained, _ = _faults("retain", MALLOC_TRIM_THRESHOLD_="1000000")
     assert retained == "False"
+
+
+@glibc
+@pytest.mark.parametrize("env, expected", [({}, True), ({"LANDMARKS_MALLOC": "system"}, False)])
+def test_a_run_records_whether_freed_memory_was_kept(tmp_path, env, expected):
+    """result.json says which allocator setting its seconds were measured under."""
+    subprocess.run(
+        [sys.executable, "-m", "landmarks", "run", "coffee-automaton", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+    )
+    result = json.loads((tmp_path / "coffee-automaton" / "result.json").read_text())
+    assert result["machine"]["freed_memory_retained"] is expected

@@ -50,3 +50,13 @@ def test_verdict_is_computed_and_cannot_be_passed_in() -> None:
 def test_measured_must_be_a_number() -> None:
     with pytest.raises(TypeError):
         Claim("s", "high", ">= 1", "p")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "x,text", [(math.nan, "no number"), (math.inf, "∞"), (-math.inf, "−∞"), (0.1234, "0.123"), (4.0, "4")]
+)
+def test_tables_say_no_number_in_words(x: float, text: str) -> None:
+    """A run records NaN when there was nothing to measure; RESULTS.md and `landmarks run` say so."""
+    from landmarks.report import measured_text
+
+    assert measured_text(x) == text

@@ -186,7 +186,7 @@ def reproduce(cfg: Config, run: Run) -> None:
 def _throughput(tok: ByteLevelBPE, text: str) -> dict[str, float | None]:
     """Encoding speed on ``text`` (MB/s, median of 3 after a warm-up), ours beside the libraries
     people use, each loaded with the same merges; None for one that is not installed."""
-    from landmarks.bench import timed
+    from landmarks.timing import timed
     from landmarks.tokenizers.interop import to_hf_tokenizer, to_tiktoken
 
     mb = len(text.encode("utf-8")) / 1e6

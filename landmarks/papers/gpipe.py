@@ -42,6 +42,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from landmarks.allocator import retain_freed_memory
 from landmarks.engine import Run, distributed
 from landmarks.errors import UserInputError
 from landmarks.files import atomic_write_text
@@ -322,6 +323,7 @@ def _free_port() -> int:
 
 
 def _spawned(rank: int, world: int, port: int, cfg_json: str, seed: int, device: str, out: str) -> None:
+    retain_freed_memory()  # a spawned worker does not pass through the CLI's call (landmarks/allocator.py)
     cfg = Config(**{**json.loads(cfg_json), "micro_batches": tuple(json.loads(cfg_json)["micro_batches"])})
     torch.set_num_threads(_threads(cfg, world))
     dev = torch.device(device)

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from landmarks.data.text import encode_chars, random_windows, text_split
 from landmarks.engine import Run, derive_seed, fit, warmup_cosine
+from landmarks.engine.optim import adamw
 from landmarks.engine.profiling import peak_bytes
 from landmarks.nn.griffin import GriffinConfig, GriffinLM, state_bytes
 from landmarks.registry import Card, ClaimSpec
@@ -190,7 +191,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     for name, mcfg in model_configs(cfg, len(data.vocab)).items():
         torch.manual_seed(derive_seed(run.seed, run.paper, "init", name))
         model = GriffinLM(mcfg).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
+        optimizer = adamw(model.parameters(), device=device, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
 
         def batch_fn(step: int) -> tuple[Tensor, Tensor]:  # the same batches for every model
             return random_windows(train, cfg.batch, cfg.context, run.generator("batch", step))

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from landmarks.data.text import encode_chars, random_windows, text_split
 from landmarks.engine import Run, derive_seed, fit, warmup_cosine
+from landmarks.engine.optim import adamw
 from landmarks.engine.sweep import SweepPoint, run_sweep
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
 from landmarks.registry import Card, ClaimSpec
@@ -265,7 +266,9 @@ def reproduce(cfg: Config, run: Run) -> None:
         layers, width, steps = point.settings["layers"], point.settings["width"], point.settings["steps"]
         torch.manual_seed(derive_seed(run.seed, run.paper, "init", layers, width))
         model = DecoderOnlyTransformer(model_config(layers, width, cfg, vocab)).to(run.device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+        optimizer = adamw(
+            model.parameters(), device=run.device, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0
+        )
 
         def batch_fn(step: int) -> tuple[Tensor, Tensor]:  # the same text, in the same order, for every size
             gen = run.generator("batch", step)
