@@ -49,6 +49,7 @@ from landmarks.nn.attention import scaled_dot_product_attention
 from landmarks.nn.counting import count_params
 from landmarks.nn.interop import load_exact, timm_stages
 from landmarks.registry import Card, ClaimSpec
+from landmarks.timing import timed
 
 if TYPE_CHECKING:
     from landmarks.engine import History, Run
@@ -754,14 +755,7 @@ def cpu_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> floa
     """Median CPU seconds of ``fn()`` on the calling thread (``time.thread_time``) over ``repeats``
     calls, after ``warmup`` calls. Run with one intra-op thread, this is the computation's own
     time: other programs sharing the cores pause it without adding to it, as they do to wall time."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        began = time.thread_time()
-        fn()
-        times.append(time.thread_time() - began)
-    return statistics.median(times)
+    return timed(fn, repeats, warmup, clock=time.thread_time)
 
 
 def measure_attention_cost(
