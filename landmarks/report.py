@@ -132,7 +132,10 @@ def _title(pid: str) -> str:
 def measured_text(x: float | None) -> str:
     """A claim's measured number as tables show it. A run records NaN when there is nothing to
     measure (a model never reached the bar a ratio divides by): that reads 'no number', and an
-    infinite ratio (the bar never reached by the numerator's model) reads '∞'."""
+    infinite ratio (the bar never reached by the numerator's model) reads '∞'.
+
+    Written here rather than in ``claims.fmt_number``: ``landmarks.claims`` is in every paper's
+    code fingerprint, so a display change there would mark every recorded result stale."""
     if x is None or math.isnan(x):
         return "no number"
     if math.isinf(x):
