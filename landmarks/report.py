@@ -115,7 +115,7 @@ def _tables(r: Result) -> list[str]:
 
 
 def _cell(value: object) -> str:
-    return fmt_number(value) if isinstance(value, float) else str(value)
+    return measured_text(value) if isinstance(value, float) else str(value)
 
 
 def _write(path: Path, text: str) -> None:

@@ -60,3 +60,14 @@ def test_tables_say_no_number_in_words(x: float, text: str) -> None:
     from landmarks.report import measured_text
 
     assert measured_text(x) == text
+
+
+def test_html_table_cells_say_no_number_in_words(tmp_path) -> None:
+    """A table a run records (``Run.table``) shows NaN and infinities as the claims table does."""
+    from landmarks.report import _tables
+    from landmarks.results import Result
+
+    table = {"name": "t", "columns": ["a", "b", "c"], "rows": [[math.nan, math.inf, 0.5]]}
+    html = _tables(Result(tmp_path / "result.json", {"paper": "x", "tables": [table]}, []))[0]
+    assert "<td class='num'>no number</td><td class='num'>∞</td><td class='num'>0.500</td>" in html
+    assert "nan" not in html

@@ -43,3 +43,18 @@ def test_same_work_measures_the_same_each_time():
     x = torch.randn(64, 64)
     peaks = {peak_bytes(lambda: (x @ x).relu().sum())[1] for _ in range(10)}
     assert len(peaks) == 1
+
+
+def test_the_profilers_own_log_lines_stay_off_stderr(capfd):
+    """Kineto prints "profiler_start" / "profiler_stop" to file descriptor 2 whatever its log
+    level; they would break into the progress bars of a run. The work's own output still shows."""
+    import os
+
+    def work() -> torch.Tensor:
+        os.write(2, b"from the work\n")
+        return torch.ones(10)
+
+    peak_bytes(work)
+    err = capfd.readouterr().err
+    assert "profiler_st" not in err
+    assert "from the work" in err

@@ -18,7 +18,10 @@ on a GPU the allocator's count also nets what the work freed of older tensors be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
@@ -42,8 +45,14 @@ def peak_bytes(fn: Callable[[], T], device: torch.device | str = "cpu") -> tuple
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _native_stderr_silenced():
+        prof.start()
+    try:
         out = fn()
+    finally:
+        with _native_stderr_silenced():
+            prof.stop()
     records: list[tuple[int, int, int]] = []  # (nanoseconds, address, bytes: + allocated, - freed)
     stack = list(prof.profiler.kineto_results.experimental_event_tree())
     while stack:
@@ -63,3 +72,20 @@ def peak_bytes(fn: Callable[[], T], device: torch.device | str = "cpu") -> tuple
         elif ptr in own:
             live -= own.pop(ptr)
     return out, peak
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Starting and stopping the profiler, its C++ library (Kineto) writes log lines of its own
+    to file descriptor 2 ("profiler_start", "profiler_stop", a failed GPU count on a machine
+    without one), which no log level turns off and which would break into progress bars. Only
+    those two calls run with the descriptor on the null device; the measured work does not."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
