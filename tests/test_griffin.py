@@ -90,6 +90,42 @@ def test_decoding_a_token_at_a_time_equals_the_whole_sequence(name: str):
     torch.testing.assert_close(model(idx, sequential=True), model(idx))
 
 
+def test_decoding_in_turn_gives_each_model_its_own_greedy_tokens(tmp_path: Path):
+    """The run's timing loop steps the three models in turn; each still decodes exactly what it
+    would alone (no state or token crosses between them), and every clock only grows."""
+    from landmarks.engine import Run
+    from landmarks.papers.griffin import _decode
+
+    torch.manual_seed(2)
+    models = {name: _model(name).eval() for name in PATTERNS}
+    for model in models.values():  # an untied random head: untrained tied models repeat their input
+        model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.lm_head.weight))
+    prompts = torch.tensor([3, 7])
+    fed: dict[str, list[torch.Tensor]] = {name: [] for name in models}
+    for name, model in models.items():
+        step = model.step
+
+        def recording(token, states, name=name, step=step):
+            fed[name].append(token.clone())
+            return step(token, states)
+
+        model.step = recording  # type: ignore[method-assign]
+    run = Run(paper="griffin", seed=0, device=torch.device("cpu"), out=tmp_path, show_progress=False)
+    out = _decode(models, prompts, 32, run)
+    decoded: dict[str, torch.Tensor] = {}
+    for name, model in models.items():
+        del model.step  # the class's own step again
+        alone = model.generate_greedy(prompts[:, None], 31)  # the prompt and 31 tokens: 32 steps fed
+        torch.testing.assert_close(torch.stack(fed[name], dim=1), alone, rtol=0, atol=0)
+        decoded[name] = alone
+        assert out[name]["lengths"] == [4, 8, 16, 32]
+        assert out[name]["seconds"] == sorted(out[name]["seconds"])
+    assert not torch.equal(decoded["hawk"], decoded["transformer"])  # the check can tell them apart
+    assert not torch.equal(decoded["griffin"], decoded["transformer"])
+    assert out["hawk"]["state_bytes"][0] == out["hawk"]["state_bytes"][-1]
+    assert out["transformer"]["state_bytes"][-1] > out["transformer"]["state_bytes"][0]
+
+
 def test_state_is_fixed_for_hawk_and_griffin_and_grows_for_the_transformer():
     sizes = {}
     for name in PATTERNS:
