@@ -364,8 +364,8 @@ class Config:
                 f"crop_padding must lie in [0, 32): a crop larger than the 32×32 image leaves nothing "
                 f"of it; got {self.crop_padding}"
             )
-        if self.lr <= 0 or self.momentum < 0 or self.weight_decay < 0 or self.jitter_sigma < 0:
-            raise ValueError("lr must be > 0; momentum, weight_decay and jitter_sigma >= 0")
+        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0 or self.jitter_sigma < 0:
+            raise ValueError("lr must be > 0, momentum in [0, 1), weight_decay and jitter_sigma >= 0")
         if not 0 < self.target_error < 1:
             raise ValueError(f"target_error must lie in (0, 1), got {self.target_error}")
         if self.eval_every < 0:

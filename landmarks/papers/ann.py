@@ -151,7 +151,8 @@ class Config:
     word_vectors: bool = True  # also index the skip-gram vectors of `embeddings` (cosine)
 
     def validate(self) -> None:
-        for name in ("n", "dim", "clusters", "queries", "k", "ef_construction", "ef", "sizes"):
+        positive = ("n", "dim", "clusters", "queries", "k", "ef_construction", "ef", "sizes", "nlist", "pq_m")
+        for name in (*positive, "nprobe", "lsh_tables", "lsh_bits"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.M < 2:
@@ -159,6 +160,10 @@ class Config:
         if self.k > self.n >> (self.sizes - 1):
             raise ValueError(
                 f"the smallest size, n / 2^(sizes - 1) = {self.n >> (self.sizes - 1)}, is below k = {self.k}"
+            )
+        if self.rerank < self.k:
+            raise ValueError(
+                f"rerank = {self.rerank} must be >= k = {self.k}: the exact re-ranking keeps k of its shortlist"
             )
         if self.dim % self.pq_m:
             raise ValueError(f"pq_m = {self.pq_m} must divide dim = {self.dim}")

@@ -292,7 +292,17 @@ class Config:
     beam_sentences: int = 200
 
     def validate(self) -> None:
-        for name in ("vocab", "embed", "hidden", "align", "batch", "steps", "test_size", "buckets"):
+        for name in (
+            "vocab",
+            "embed",
+            "hidden",
+            "align",
+            "batch",
+            "steps",
+            "test_size",
+            "buckets",
+            "beam_sentences",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.warmup < self.steps:

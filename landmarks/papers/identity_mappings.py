@@ -337,8 +337,8 @@ class Config:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
-        if self.lr <= 0 or self.momentum < 0 or self.weight_decay < 0:
-            raise ValueError("lr must be > 0, momentum and weight_decay >= 0")
+        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0, momentum in [0, 1) and weight_decay >= 0")
         if not 0 <= self.warmup < self.steps or self.final_window > self.steps:
             raise ValueError(f"need 0 <= warmup < steps and final_window <= steps, got {self}")
         if not 0 <= self.shift < self.image_size:

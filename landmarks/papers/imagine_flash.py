@@ -341,6 +341,8 @@ class Config:
             )
         if self.timesteps < 2:
             raise ValueError(f"timesteps (T) must be >= 2, got {self.timesteps}")
+        if not self.clip_norm > 0:
+            raise ValueError(f"clip_norm must be > 0, got {self.clip_norm}")
         for name in ("student_steps", "teacher_ddim_steps"):
             if not 1 <= getattr(self, name) <= self.timesteps:
                 raise ValueError(

@@ -931,6 +931,7 @@ class Config:
             "steps",
             "n_test",
             "eval_every",
+            "window",
         )
         for name in positive:
             if getattr(self, name) < 1:

@@ -160,6 +160,8 @@ class Config:
         for name in ("train", "test", "hidden", "batch", "steps", "readout_steps", "sweep_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: off), got {self.eval_every}")
         if self.passes < 0 or any(t < 0 for t in self.passes_sweep):
             raise ValueError(f"passes must be >= 0, got {self.passes} and {self.passes_sweep}")
         if not 1 <= self.min_atoms <= self.max_atoms:

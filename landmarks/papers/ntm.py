@@ -137,6 +137,7 @@ class Config:
             "batch",
             "steps",
             "attempts",
+            "eval_every",  # validation picks the attempt and stops early: it cannot be off
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

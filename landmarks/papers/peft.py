@@ -173,6 +173,10 @@ class Config:
             raise ValueError(f"pretrain_steps must be >= 0, got {self.pretrain_steps}")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_head={self.n_head}")
+        if not self.lora_alpha > 0:
+            raise ValueError(
+                f"lora_alpha must be > 0 (it scales the LoRA update by alpha / r), got {self.lora_alpha}"
+            )
         if not 1 <= self.lora_r <= self.d_model:
             raise ValueError(f"lora_r must be between 1 and d_model = {self.d_model}, got {self.lora_r}")
         if not 1 <= self.adapter_bottleneck <= self.d_model:

@@ -143,6 +143,8 @@ class Config:
             )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: off), got {self.eval_every}")
 
 
 PRESETS = {

@@ -131,6 +131,8 @@ class Config:
             )
         if self.lr <= 0 or self.clip_norm <= 0:
             raise ValueError(f"lr and clip_norm must be > 0, got {self.lr} and {self.clip_norm}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: off), got {self.eval_every}")
 
 
 PRESETS = {

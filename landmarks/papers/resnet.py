@@ -441,8 +441,8 @@ class Config:
         for name in ("width", "steps", "batch_size", "final_window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.lr <= 0 or self.momentum < 0 or self.weight_decay < 0:
-            raise ValueError("lr must be positive, momentum and weight_decay non-negative")
+        if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError("lr must be positive, momentum in [0, 1) and weight_decay non-negative")
         if not 0 <= self.warmup < self.steps:
             raise ValueError(f"warmup={self.warmup}: must lie in [0, steps={self.steps})")
         if self.final_window > self.steps:

@@ -140,6 +140,8 @@ class Config:
             )
         if len(set(self.sizes)) != len(self.sizes):
             raise ValueError(f"sizes repeat: {self.sizes}")
+        if self.head_width < 1:
+            raise ValueError(f"head_width must be >= 1, got {self.head_width}")
         for layers, width in self.sizes:
             if layers < 1 or width < self.head_width or width % self.head_width:
                 raise ValueError(

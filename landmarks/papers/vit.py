@@ -202,6 +202,12 @@ class Config:
         self.vit_config(10).validate()  # 32×32 images: the patch size must divide 32
         if not self.lr > 0 or self.weight_decay < 0 or self.ridge <= 0:
             raise ValueError("lr and ridge must be > 0 and weight_decay >= 0")
+        if not 0 <= self.warmup < self.steps:
+            raise ValueError(f"warmup must lie in [0, steps={self.steps}), got {self.warmup}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.crop_padding < 0:
+            raise ValueError(f"crop_padding must be >= 0 (0: no crop), got {self.crop_padding}")
 
     def vit_config(self, num_classes: int) -> ViTConfig:
         return ViTConfig(
