@@ -58,3 +58,20 @@ def test_the_profilers_own_log_lines_stay_off_stderr(capfd):
     err = capfd.readouterr().err
     assert "profiler_st" not in err
     assert "from the work" in err
+
+
+def test_a_process_without_stderr_still_measures():
+    """A daemon may run with descriptor 2 closed: there is nothing to silence, and no error."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, torch\n"
+        "from landmarks.engine.profiling import peak_bytes\n"
+        "os.close(2)\n"
+        "_, peak = peak_bytes(lambda: torch.ones(1000, 1000).sum())\n"
+        "print(peak)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout
+    assert int(done.stdout.split()[-1]) >= 4_000_000

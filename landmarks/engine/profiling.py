@@ -79,9 +79,14 @@ def _native_stderr_silenced() -> Iterator[None]:
     """Starting and stopping the profiler, its C++ library (Kineto) writes log lines of its own
     to file descriptor 2 ("profiler_start", "profiler_stop", a failed GPU count on a machine
     without one), which no log level turns off and which would break into progress bars. Only
-    those two calls run with the descriptor on the null device; the measured work does not."""
+    those two calls run with the descriptor on the null device; the measured work does not.
+    A process without a descriptor 2 (a daemon) has nothing to protect: the calls run as they are."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # descriptor 2 is closed
+        yield
+        return
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 2)
