@@ -151,8 +151,10 @@ class Config:
     word_vectors: bool = True  # also index the skip-gram vectors of `embeddings` (cosine)
 
     def validate(self) -> None:
-        positive = ("n", "dim", "clusters", "queries", "k", "ef_construction", "ef", "sizes", "nlist", "pq_m")
-        for name in (*positive, "nprobe", "lsh_tables", "lsh_bits"):
+        for name in (
+            "n", "dim", "clusters", "queries", "k", "ef_construction", "ef", "sizes",
+            "nlist", "pq_m", "nprobe", "lsh_tables", "lsh_bits",
+        ):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.M < 2:
