@@ -217,8 +217,24 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     ids = args.ids or registry.ids()
     for pid in ids:
         registry.get(pid)
+    seeds = _other_seeds(args)
     out = Path(args.out) if args.out else Path("runs") / _timestamp()
-    _check_out(out, args.out, ids)
+    from landmarks.results import SEED_FOLDER, seed_folder
+
+    if seeds:
+        missing = [pid for pid in ids if not (out / pid / "result.json").is_file()]
+        if missing:
+            raise UserInputError(
+                f"--seeds runs other seeds beside each paper's main result, and {out} has none for "
+                f"{', '.join(missing)}; run `landmarks reproduce {' '.join(missing)} --out {out}` first"
+            )
+        output_folder(
+            out,
+            "--out" if args.out else "the results folder",
+            *(f"{pid}/{SEED_FOLDER.format(n)}/checkpoints" for pid in ids for n in seeds),
+        )
+    else:
+        _check_out(out, args.out, ids)
     from tqdm.auto import tqdm
 
     from landmarks import report
@@ -227,28 +243,46 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
-    bar = tqdm(ids, desc="reproduce", unit="paper", file=sys.stderr, dynamic_ncols=True)
+    # (paper, seed, its folder): the main run of each paper, or with --seeds its runs on those
+    # seeds, each in <out>/<id>/seed-<n>/ beside the main result, which stays as it is
+    jobs = (
+        [(pid, n, seed_folder(out, pid, n)) for pid in ids for n in seeds]
+        if seeds
+        else [(pid, args.seed, out / pid) for pid in ids]
+    )
+    bar = tqdm(jobs, desc="reproduce", unit="run", file=sys.stderr, dynamic_ncols=True)
     console = _console()
-    for pid in bar:
-        bar.set_postfix(paper=pid)
-        (out / pid / "error.txt").unlink(missing_ok=True)
+    for pid, seed, folder in bar:
+        name = pid if not seeds else f"{pid} (seed {seed})"
+        bar.set_postfix(paper=name)
+        (folder / "error.txt").unlink(missing_ok=True)
         try:
             result = run_paper(
-                pid, out=out, quick=args.quick, seed=args.seed, device=args.device, resume=args.resume
+                pid,
+                out=out,
+                quick=args.quick,
+                seed=seed,
+                device=args.device,
+                resume=args.resume,
+                folder=folder,
             )
         except KeyboardInterrupt:
-            print(f"\ninterrupted; continue with: landmarks reproduce --out {out} --resume", file=sys.stderr)
+            again = ["landmarks reproduce", *args.ids, "--out", str(out), "--resume"]
+            again += ["--quick"] if args.quick else []
+            again += (
+                ["--seeds", *map(str, seeds)] if seeds else (["--seed", str(args.seed)] if args.seed else [])
+            )
+            print(f"\ninterrupted; continue with: {' '.join(again)}", file=sys.stderr)
             return EXIT_INTERRUPTED
         except UserInputError:
             raise
         except Exception as e:  # one paper's failure must not lose the others' results
             import traceback
 
-            errors[pid] = f"{type(e).__name__}: {e}"
-            path = out / pid / "error.txt"
+            errors[name] = f"{type(e).__name__}: {e}"
             text = traceback.format_exc()
-            atomic_write_bytes(path, lambda f, t=text: f.write(t.encode()))
-            tqdm.write(f"[{pid}] failed: {type(e).__name__}: {e}", file=sys.stderr)
+            atomic_write_bytes(folder / "error.txt", lambda f, t=text: f.write(t.encode()))
+            tqdm.write(f"[{name}] failed: {type(e).__name__}: {e}", file=sys.stderr)
             continue
         bar.clear()
         _print_claims(result, console)
@@ -256,6 +290,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     md, page = report.build(out, errors)
     print(f"wrote {md}\nwrote {page}")
     return EXIT_FAILED if errors else 0
+
+
+def _other_seeds(args: argparse.Namespace) -> list[int]:
+    """``--seeds``, checked: each >= 0, once, and not together with ``--seed``."""
+    if not args.seeds:
+        return []
+    if args.seed:
+        raise UserInputError(
+            "--seed and --seeds: --seed chooses the main run's seed, --seeds runs other seeds beside "
+            "the main results; give one of them"
+        )
+    if any(n < 0 for n in args.seeds):
+        raise UserInputError(f"--seeds: seeds are integers >= 0, got {' '.join(map(str, args.seeds))}")
+    return list(dict.fromkeys(args.seeds))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -512,6 +560,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="run several papers (default: all) and write one report")
     p.add_argument("ids", nargs="*", help="paper ids (default: every paper)")
     common(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="check the claims on other seeds: run each paper on each of these seeds into "
+        "<out>/<id>/seed-<n>/, beside its main result (left as it is); the report gives every "
+        "claim's verdict per seed",
+    )
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("report", help="rebuild report.html and RESULTS.md from a results folder")

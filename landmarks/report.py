@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from landmarks import registry
-from landmarks.claims import REPRODUCED, fmt_number
+from landmarks.claims import REPRODUCED, Claim, fmt_number
 from landmarks.errors import UserInputError, warn
 from landmarks.files import (
     UnsafeName,
@@ -27,7 +27,16 @@ from landmarks.files import (
     safe_plot_path,
 )
 from landmarks.provenance import machine_note, machine_probes
-from landmarks.results import CHANGED, CURRENT, OTHER_PYTHON, UNRECORDED, Result, find_results, freshness
+from landmarks.results import (
+    CHANGED,
+    CURRENT,
+    OTHER_PYTHON,
+    UNRECORDED,
+    Result,
+    find_results,
+    find_seed_results,
+    freshness,
+)
 
 
 def build(root: Path, errors: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -45,23 +54,95 @@ def build(root: Path, errors: dict[str, str] | None = None) -> tuple[Path, Path]
             warn(
                 f"{r.path} is a result of {r.paper!r} in the folder {r.path.parent.name!r}; reported as {r.paper!r}"
             )
+    seeds = find_seed_results(root)
+    mains = {r.paper for r in results}
+    for pid in sorted(seeds.keys() - mains):
+        warn(f"{root}: runs of {pid!r} on other seeds but no main result ({pid}/result.json); not reported")
     errors = dict(errors or {}) | _recorded_errors(root)
     if not results and not errors:
         raise UserInputError(f"no result files under {root} (expected {root}/<paper id>/result.json)")
-    _write(md, markdown(results, errors))
-    _write(page, html_page(results, errors, root))
+    _write(md, markdown(results, errors, seeds))
+    _write(page, html_page(results, errors, root, seeds))
     return md, page
 
 
 def _recorded_errors(root: Path) -> dict[str, str]:
-    """The ``<id>/error.txt`` of papers that failed; only plain files inside their own folder."""
+    """The ``<id>/error.txt`` of papers that failed, and ``<id>/seed-<n>/error.txt`` of runs on
+    other seeds that failed (as ``<id> (seed <n>)``); only plain files inside their own folder."""
     errors = {}
-    for path in sorted(root.glob("*/error.txt")):
+    for path in sorted([*root.glob("*/error.txt"), *root.glob("*/seed-*/error.txt")]):
+        seed = path.parent.name.removeprefix("seed-") if path.parent.parent != root else None
+        name = path.parent.name if seed is None else f"{path.parent.parent.name} (seed {seed})"
         try:
-            errors[path.parent.name] = file_inside(path.parent, path.name).read_text(errors="replace").strip()
+            errors[name] = file_inside(path.parent, path.name).read_text(errors="replace").strip()
         except (UnsafeName, OSError) as e:
             warn(f"{path} {e}; skipped")
     return errors
+
+
+# ---- runs on other seeds (landmarks reproduce --seeds) ----------------------------------------
+
+
+def _others(r: Result, seeds: dict[str, list[Result]]) -> list[Result]:
+    """The runs of ``r``'s paper on seeds other than ``r``'s own."""
+    return [s for s in seeds.get(r.paper, []) if s.data["seed"] != r.data["seed"]]
+
+
+def _seed_claim(s: Result, c: Claim) -> Claim | None:
+    """``c`` as the run ``s`` measured it (matched by its statement), if that run checked it."""
+    return next((x for x in s.claims if x.statement == c.statement), None)
+
+
+def _seed_verdicts(r: Result, s: Result) -> list[bool]:
+    """For each claim of the main run ``r``: whether the run ``s`` checked it and it held."""
+    verdicts = []
+    for c in r.claims:
+        x = _seed_claim(s, c)
+        verdicts.append(x is not None and x.verdict == REPRODUCED)
+    return verdicts
+
+
+def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
+    """'1: ✅ 0.97 · 2: ❌ 0.88': each other seed's verdict and number for the claim ``c`` of the
+    main run ``r``; ⚠ marks a run whose code has changed since, and (quick) or (full) a run whose
+    preset differs from the main run's."""
+    parts = []
+    for s in others:
+        mark = " ⚠" if freshness(s) == CHANGED else ""
+        if s.data["quick"] != r.data["quick"]:
+            mark += " (quick)" if s.data["quick"] else " (full)"
+        x = _seed_claim(s, c)
+        if x is None:
+            parts.append(f"{s.data['seed']}: not checked{mark}")
+        else:
+            verdict = "✅" if x.verdict == REPRODUCED else "❌"
+            parts.append(f"{s.data['seed']}: {verdict} {measured_text(x.measured)}{mark}")
+    return " · ".join(parts)
+
+
+def _seed_timing(others: list[Result]) -> str:
+    return "".join(f"; seed {s.data['seed']}: {_timing(s)}" for s in others)
+
+
+def _seed_summary(results: list[Result], seeds: dict[str, list[Result]]) -> str | None:
+    """One line: how many claim checks held on the other seeds, and how many papers hold every
+    claim on every seed they ran; None when no paper has runs on other seeds."""
+    checked = [r for r in results if _others(r, seeds)]
+    if not checked:
+        return None
+    held = total = robust = 0
+    numbers = sorted({s.data["seed"] for r in checked for s in _others(r, seeds)})
+    for r in checked:
+        verdicts = [c.verdict == REPRODUCED for c in r.claims]
+        for s in _others(r, seeds):
+            held_here = _seed_verdicts(r, s)
+            held, total = held + sum(held_here), total + len(held_here)
+            verdicts += held_here
+        robust += bool(verdicts) and all(verdicts)
+    return (
+        f"**On other seeds** ({', '.join(map(str, numbers))}; {_papers(len(checked))}): **{held} of {total} "
+        f"claim checks reproduced**; {robust} of {_papers(len(checked))} reproduce every claim on every seed they ran."
+    )
 
 
 def _figures(r: Result, missing: list[str]) -> list[tuple[str, bytes, str]]:
@@ -209,9 +290,13 @@ def _machine(r: Result) -> str:
     )
 
 
-def _stale_note(results: list[Result]) -> list[str]:
+def _stale_note(results: list[Result], seeds: dict[str, list[Result]] | None = None) -> list[str]:
     """Lines under the summary naming the results that may no longer describe the code."""
     state = {r.paper: freshness(r) for r in results}
+    stale_seeds = {
+        r.paper: [s.data["seed"] for s in _others(r, seeds or {}) if freshness(s) == CHANGED] for r in results
+    }
+    stale_seeds = {pid: ns for pid, ns in stale_seeds.items() if ns}
     changed = [pid for pid, s in state.items() if s == CHANGED]
     unrecorded = [pid for pid, s in state.items() if s in (UNRECORDED, OTHER_PYTHON)]
     lines = []
@@ -227,11 +312,30 @@ def _stale_note(results: list[Result]) -> list[str]:
             f"({', '.join(f'`{p}`' for p in unrecorded)}): no code fingerprint recorded, or one "
             "taken under another Python version."
         )
+    if stale_seeds:
+        numbers = sorted({n for ns in stale_seeds.values() for n in ns})
+        lines.append(
+            f"⚠ **Runs on other seeds of {_papers(len(stale_seeds))} ran on code that has changed since** "
+            f"(marked ⚠ in their column): "
+            + ", ".join(f"`{pid}` (seed {', '.join(map(str, ns))})" for pid, ns in stale_seeds.items())
+            + f". Rerun them: `landmarks reproduce {' '.join(stale_seeds)} --seeds "
+            f"{' '.join(map(str, numbers))} --out <this folder>`."
+        )
     return lines
 
 
-def markdown(results: list[Result], errors: dict[str, str]) -> str:
+def markdown(
+    results: list[Result], errors: dict[str, str], seeds: dict[str, list[Result]] | None = None
+) -> str:
+    seeds = seeds or {}
     ok, total = _summary(results)
+    seed_line = _seed_summary(results, seeds)
+    head, rule = (
+        "| Paper | Claim | Paper's figure | Threshold | Measured | Verdict |",
+        "|---|---|---|---|---|---|",
+    )
+    if seed_line:
+        head, rule = head + " Other seeds (seed: verdict, measured) |", rule + "---|"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Results",
@@ -242,24 +346,29 @@ def markdown(results: list[Result], errors: dict[str, str]) -> str:
         "",
         f"**{ok} of {total} claims reproduced** across {_papers(len(results))}.",
         "",
-        *(line + "\n" for line in _stale_note(results)),
+        *([seed_line, ""] if seed_line else []),
+        *(line + "\n" for line in _stale_note(results, seeds)),
         *([SPEED_NOTE, ""] if any(machine_probes(r.data) for r in results) else []),
-        "| Paper | Claim | Paper's figure | Threshold | Measured | Verdict | Seconds | Run |",
-        "|---|---|---|---|---|---|---|---|",
+        head + " Seconds | Run |",
+        rule + "---|---|",
     ]
     for r in results:
         fresh = freshness(r)
         run = _run_date(r) + ("" if fresh == CURRENT else f" ({'⚠ ' if fresh == CHANGED else ''}{fresh})")
+        others = _others(r, seeds)
         for i, c in enumerate(r.claims):
             verdict = "✅ reproduced" if c.verdict == REPRODUCED else "❌ not reproduced"
             lines.append(
                 f"| {'`' + r.paper + '`' if i == 0 else ''} | {_md(c.statement)} | {_md(c.paper_value)} "
                 f"| `{c.threshold}` | {measured_text(c.measured)} | {verdict} "
-                f"| {_timing(r) if i == 0 else ''} | {run if i == 0 else ''} |"
+                + (f"| {_seed_cell(c, r, others)} " if seed_line else "")
+                + f"| {_timing(r) + _seed_timing(others) if i == 0 else ''} | {run if i == 0 else ''} |"
             )
     for pid, message in sorted(errors.items()):
         lines.append(
-            f"| `{pid}` | run failed: {_md(message.splitlines()[-1] if message else '')} | | | | ❌ error | | |"
+            f"| `{pid}` | run failed: {_md(message.splitlines()[-1] if message else '')} | | | | ❌ error "
+            + ("| " if seed_line else "")
+            + "| | |"
         )
     lines.append("")
     return "\n".join(lines)
@@ -281,8 +390,12 @@ figcaption{font-size:.85em;color:#555} caption{caption-side:top;text-align:left;
 """
 
 
-def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
+def html_page(
+    results: list[Result], errors: dict[str, str], root: Path, seeds: dict[str, list[Result]] | None = None
+) -> str:
+    seeds = seeds or {}
     ok, total = _summary(results)
+    seed_line = _seed_summary(results, seeds)
     esc = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -292,25 +405,38 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
         f"<p class='meta'>{esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))} · "
         f"{esc(_provenance(results)) if results else ''}</p>",
         f"<p class='summary'><b>{ok} of {total}</b> claims reproduced across {_papers(len(results))}</p>",
+        *([f"<p class='meta'>{esc(seed_line.replace('**', ''))}</p>"] if seed_line else []),
         *(
             f"<p class='meta'>{esc(line.replace('**', '').replace('`', ''))}</p>"
-            for line in _stale_note(results)
+            for line in _stale_note(results, seeds)
         ),
         *([f"<p class='meta'>{esc(SPEED_NOTE)}</p>"] if any(machine_probes(r.data) for r in results) else []),
-        "<table><tr><th>Paper</th><th>Claims reproduced</th><th>Seconds</th><th>Run</th></tr>",
+        "<table><tr><th>Paper</th><th>Claims reproduced</th>"
+        + ("<th>Other seeds</th>" if seed_line else "")
+        + "<th>Seconds</th><th>Run</th></tr>",
     ]
     for r in results:
         n_ok = sum(c.verdict == REPRODUCED for c in r.claims)
         cls = "ok" if n_ok == len(r.claims) else "no"
         fresh = freshness(r)
         run = _run_date(r) + ("" if fresh == CURRENT else f" ({fresh})")
+        others = _others(r, seeds)
+        per_seed = " · ".join(
+            f"seed {s.data['seed']}: {sum(_seed_verdicts(r, s))} / {len(r.claims)}"
+            + (" ⚠" if freshness(s) == CHANGED else "")
+            for s in others
+        )
         parts.append(
             f"<tr><td><a href='#{esc(r.paper)}'>{esc(r.paper)}</a> — {esc(_title(r.paper))}</td>"
-            f"<td class='{cls}'>{n_ok} / {len(r.claims)}</td><td class='num'>{_timing(r)}</td>"
+            f"<td class='{cls}'>{n_ok} / {len(r.claims)}</td>"
+            + (f"<td class='num'>{esc(per_seed)}</td>" if seed_line else "")
+            + f"<td class='num'>{esc(_timing(r) + _seed_timing(others))}</td>"
             f"<td class='{'' if fresh == CURRENT else 'no'}'>{esc(run)}</td></tr>"
         )
     for pid in sorted(errors):
-        parts.append(f"<tr><td>{esc(pid)}</td><td class='no'>run failed</td><td></td><td></td></tr>")
+        parts.append(
+            f"<tr><td>{esc(pid)}</td><td class='no'>run failed</td>{'<td></td>' if seed_line else ''}<td></td><td></td></tr>"
+        )
     parts.append("</table>")
 
     missing: list[str] = []
@@ -322,15 +448,20 @@ def html_page(results: list[Result], errors: dict[str, str], root: Path) -> str:
                 f"<p class='meta'>{esc(paper.authors)} ({paper.year}) · "
                 f"<a href='{esc(paper.url)}'>{esc(paper.url)}</a><br>{esc(paper.takeaway)}</p>"
             )
+        others = _others(r, seeds)
         parts.append(
-            "<table><tr><th>Claim</th><th>Paper's figure</th><th>Threshold</th><th>Measured</th><th>Verdict</th></tr>"
+            "<table><tr><th>Claim</th><th>Paper's figure</th><th>Threshold</th><th>Measured</th><th>Verdict</th>"
+            + ("<th>Other seeds (seed: verdict, measured)</th>" if others else "")
+            + "</tr>"
         )
         for c in r.claims:
             good = c.verdict == REPRODUCED
             parts.append(
                 f"<tr><td>{esc(c.statement)}</td><td>{esc(c.paper_value)}</td><td><code>{esc(c.threshold)}</code></td>"
                 f"<td class='num'>{esc(measured_text(c.measured))}</td>"
-                f"<td class='{'ok' if good else 'no'}'>{'✔ reproduced' if good else '✘ not reproduced'}</td></tr>"
+                f"<td class='{'ok' if good else 'no'}'>{'✔ reproduced' if good else '✘ not reproduced'}</td>"
+                + (f"<td class='num'>{esc(_seed_cell(c, r, others))}</td>" if others else "")
+                + "</tr>"
             )
         parts.append("</table>")
         parts.append(_card_details(r.paper))

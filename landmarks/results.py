@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,6 +128,40 @@ def find_results(root: Path) -> list[Result]:
             continue
         found.append(read_result(path))
     return sorted(found, key=lambda r: (order.get(r.paper, len(order)), r.paper))
+
+
+SEED_FOLDER = "seed-{}"  # <root>/<id>/seed-<n>/: a run on another seed (landmarks reproduce --seeds)
+_SEED_FOLDER = re.compile(r"seed-(0|[1-9][0-9]*)")
+
+
+def seed_folder(root: Path, paper_id: str, seed: int) -> Path:
+    return Path(root) / paper_id / SEED_FOLDER.format(seed)
+
+
+def find_seed_results(root: Path) -> dict[str, list[Result]]:
+    """The runs on other seeds, ``<root>/<id>/seed-<n>/result.json``, by the paper each file
+    says ran, in seed order. They sit beside the paper's main result (``<root>/<id>/result.json``)
+    and never replace it. Links leading out of their folder are skipped, as ``find_results`` does."""
+    found: dict[str, list[Result]] = {}
+    for path in sorted(Path(root).glob("*/seed-*/result.json")):
+        match = _SEED_FOLDER.fullmatch(path.parent.name)
+        if match is None:
+            continue  # not a folder the runner writes (seed-x, seed-01): not ours to read
+        try:
+            if not path.parent.resolve().is_relative_to(path.parent.parent.resolve()):
+                raise UnsafeName("is in a folder that links outside the paper's folder")
+            file_inside(path.parent, path.name)
+        except (UnsafeName, OSError, RuntimeError) as e:
+            warn(f"{path} {e}; skipped")
+            continue
+        r = read_result(path)
+        if r.data["seed"] != int(match.group(1)):
+            warn(
+                f"{path} holds a run of seed {r.data['seed']} in the folder {path.parent.name!r}; "
+                f"reported as seed {r.data['seed']}"
+            )
+        found.setdefault(r.paper, []).append(r)
+    return {pid: sorted(rs, key=lambda r: r.data["seed"]) for pid, rs in found.items()}
 
 
 def freshness(r: Result) -> str:

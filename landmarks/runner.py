@@ -32,8 +32,10 @@ def run_paper(
     resume: bool = False,
     show_progress: bool = True,
     data_dir: Path | None = None,
+    folder: Path | None = None,
 ) -> dict[str, Any]:
-    """Train, measure, and write ``<out>/<paper_id>/result.json``; returns that result."""
+    """Train, measure, and write ``<out>/<paper_id>/result.json`` (or ``<folder>/result.json``,
+    with the run's plots and checkpoints, when ``folder`` is given); returns that result."""
     import torch
 
     from landmarks.engine import Run, distributed, pick_device, seed_everything
@@ -50,7 +52,7 @@ def run_paper(
         paper=paper_id,
         seed=seed,
         device=dev,
-        out=Path(out) / paper_id,
+        out=Path(folder) if folder is not None else Path(out) / paper_id,
         quick=quick,
         resume=resume,
         config=cfg,

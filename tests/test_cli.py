@@ -156,3 +156,135 @@ def test_corrupt_checkpoint_on_resume_exits_2(
     (ck / "a.pt").write_bytes(b"\x00garbage")
     assert main(["run", "toy", "--out", str(tmp_path), "--resume"]) == 2
     assert "cannot be read" in capsys.readouterr().err
+
+
+# ---- other seeds: landmarks reproduce --seeds --------------------------------------------------
+
+
+def test_reproduce_on_other_seeds_beside_the_main_result(
+    toy_paper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from landmarks.report import measured_text
+
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    main_result = (tmp_path / "toy" / "result.json").read_bytes()
+    assert "Other seeds" not in (tmp_path / "RESULTS.md").read_text()  # no column without them
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path), "--seeds", "2", "1", "2"]) == 0
+    assert (tmp_path / "toy" / "result.json").read_bytes() == main_result  # left as it is
+    measured = {}
+    for n in (1, 2):
+        result = json.loads((tmp_path / "toy" / f"seed-{n}" / "result.json").read_text())
+        assert result["seed"] == n and result["paper"] == "toy"
+        assert (tmp_path / "toy" / f"seed-{n}" / "loss.png").exists()
+        measured[n] = result["claims"][0]
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "Other seeds (seed: verdict, measured)" in md
+    assert "**On other seeds** (1, 2; 1 paper)" in md
+    cell = " · ".join(
+        f"{n}: {'✅' if c['verdict'] == 'reproduced' else '❌'} {measured_text(c['measured'])}"
+        for n, c in measured.items()
+    )
+    assert cell in md
+    assert "; seed 1: " in md and "; seed 2: " in md  # their seconds beside the main run's
+    page = (tmp_path / "report.html").read_text()
+    assert "Other seeds" in page and "seed 1: " in page
+    # the same report comes back from the files alone
+    (tmp_path / "RESULTS.md").unlink()
+    assert main(["report", str(tmp_path)]) == 0
+    assert cell in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_seeds_counted_against_the_thresholds(toy_paper, tmp_path: Path) -> None:
+    from landmarks.report import markdown
+    from landmarks.results import find_results, find_seed_results
+
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path), "--seeds", "1"]) == 0
+    path = tmp_path / "toy" / "seed-1" / "result.json"
+    result = json.loads(path.read_text())
+    main_ok = (
+        json.loads((tmp_path / "toy" / "result.json").read_text())["claims"][0]["verdict"] == "reproduced"
+    )
+    result["claims"][0]["measured"] = 99.0  # far above the threshold (<= 0.5): not reproduced
+    result["claims"][0]["verdict"] = "reproduced"  # a verdict written in is ignored
+    path.write_text(json.dumps(result))
+    md = markdown(find_results(tmp_path), {}, find_seed_results(tmp_path))
+    assert "1: ❌ 99" in md
+    assert "**0 of 1 claim checks reproduced**; 0 of 1 paper reproduce every claim" in md
+    result["claims"][0]["measured"] = 0.0
+    path.write_text(json.dumps(result))
+    md = markdown(find_results(tmp_path), {}, find_seed_results(tmp_path))
+    assert "1: ✅ 0" in md
+    assert f"{int(main_ok)} of 1 paper reproduce every claim on every seed" in md
+
+
+def test_seed_runs_on_changed_code_are_marked(toy_paper, tmp_path: Path) -> None:
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path), "--seeds", "3"]) == 0
+    path = tmp_path / "toy" / "seed-3" / "result.json"
+    result = json.loads(path.read_text())
+    path.write_text(json.dumps(result | {"code": "0" * 16}))
+    assert main(["report", str(tmp_path)]) == 0
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert " ⚠ |" in md
+    assert "landmarks reproduce toy --seeds 3 --out <this folder>" in md
+
+
+def test_seed_folders_that_are_not_ours_or_lead_out_are_skipped(
+    toy_paper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results"
+    assert main(["reproduce", "toy", "--quick", "--out", str(results)]) == 0
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path / "elsewhere")]) == 0
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path / "elsewhere"), "--seeds", "1"]) == 0
+    (results / "toy" / "seed-1").symlink_to(tmp_path / "elsewhere" / "toy" / "seed-1")
+    (results / "toy" / "seed-x").mkdir()
+    (results / "toy" / "seed-x" / "result.json").write_text("not json")
+    capsys.readouterr()
+    assert main(["report", str(results)]) == 0
+    assert "links outside the paper's folder; skipped" in capsys.readouterr().err
+    assert "Other seeds" not in (results / "RESULTS.md").read_text()
+
+
+def test_bad_seeds_are_refused(toy_paper, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "toy", "--out", str(tmp_path), "--seed", "3", "--seeds", "1"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert main(["reproduce", "toy", "--out", str(tmp_path), "--seeds", "-1"]) == 2
+    assert "seeds are integers >= 0" in capsys.readouterr().err
+    assert main(["reproduce", "toy", "--out", str(tmp_path), "--seeds", "1"]) == 2
+    assert "run `landmarks reproduce toy --out" in capsys.readouterr().err  # the main result first
+    assert not (tmp_path / "toy").exists()  # refused before any work
+
+
+def test_a_failed_seed_run_is_reported_and_the_rest_go_on(
+    toy_paper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reproduce = toy_paper.reproduce
+
+    def fails_on_seed_1(cfg, run):  # type: ignore[no-untyped-def]
+        if run.seed == 1:
+            raise RuntimeError("seed one breaks")
+        reproduce(cfg, run)
+
+    monkeypatch.setattr(toy_paper, "reproduce", fails_on_seed_1)
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path), "--seeds", "1", "2"]) == 1
+    assert "seed one breaks" in (tmp_path / "toy" / "seed-1" / "error.txt").read_text()
+    assert (tmp_path / "toy" / "seed-2" / "result.json").exists()
+    assert main(["report", str(tmp_path)]) == 0  # the failure is read back from error.txt
+    assert (
+        "| `toy (seed 1)` | run failed: RuntimeError: seed one breaks |"
+        in (tmp_path / "RESULTS.md").read_text()
+    )
+
+
+def test_interrupted_seed_runs_tell_how_to_resume(
+    toy_paper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["reproduce", "toy", "--quick", "--out", str(tmp_path)]) == 0
+    toy_paper.INTERRUPT_AT = 4
+    assert main(["reproduce", "toy", "--out", str(tmp_path), "--seeds", "1"]) == 130
+    assert f"landmarks reproduce toy --out {tmp_path} --resume --seeds 1" in capsys.readouterr().err
+    toy_paper.INTERRUPT_AT = None
+    assert main(["reproduce", "toy", "--out", str(tmp_path), "--resume", "--seeds", "1"]) == 0
+    assert json.loads((tmp_path / "toy" / "seed-1" / "result.json").read_text())["seed"] == 1
