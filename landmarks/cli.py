@@ -191,10 +191,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_out(out: Path, given: str | None, paper_ids: list[str]) -> None:
-    """The results folder and each ``<out>/<id>/checkpoints`` below it can be made and written."""
+def _check_out(out: Path, given: str | None, run_folders: list[str]) -> None:
+    """The results folder and each ``<out>/<run folder>/checkpoints`` below it (``<id>``, or
+    ``<id>/seed-<n>`` for a run on another seed) can be made and written."""
     what = "--out" if given else "the results folder"
-    output_folder(out, what, *(f"{pid}/checkpoints" for pid in paper_ids))
+    output_folder(out, what, *(f"{folder}/checkpoints" for folder in run_folders))
 
 
 def _fail_resume(paper_id: str) -> Path:
@@ -228,13 +229,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 f"--seeds runs other seeds beside each paper's main result, and {out} has none for "
                 f"{', '.join(missing)}; run `landmarks reproduce {' '.join(missing)} --out {out}` first"
             )
-        output_folder(
-            out,
-            "--out" if args.out else "the results folder",
-            *(f"{pid}/{SEED_FOLDER.format(n)}/checkpoints" for pid in ids for n in seeds),
-        )
-    else:
-        _check_out(out, args.out, ids)
+    _check_out(out, args.out, [f"{pid}/{SEED_FOLDER.format(n)}" for pid in ids for n in seeds] or ids)
     from tqdm.auto import tqdm
 
     from landmarks import report
