@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from landmarks.nn.counting import count_macs, count_params
-from landmarks.papers.resnet import ZeroPadShortcut, conv1x1, conv3x3
+from landmarks.papers.resnet import Conv1x1, ZeroPadShortcut, conv1x1, conv3x3
 from landmarks.registry import Card, ClaimSpec
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class ResidualUnit(nn.Module):
         else:
             self.shortcut = nn.Identity()
         if shortcut in ("gated", "shortcut-gated"):
-            self.gate = nn.Conv2d(c_in, c_out, 1, stride=stride)  # g(x) = σ(W_g x + b_g)
+            self.gate = Conv1x1(c_in, c_out, stride, bias=True)  # g(x) = σ(W_g x + b_g)
             nn.init.constant_(self.gate.bias, gate_bias)
 
     def residual(self, x: Tensor) -> Tensor:

@@ -125,8 +125,27 @@ def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
+class Conv1x1(nn.Conv2d):
+    """A 1×1 convolution that applies its stride by keeping every s-th pixel, then convolving.
+
+    The numbers are those of ``nn.Conv2d(c_in, c_out, 1, stride=s)`` (a strided 1×1 conv only
+    ever reads those pixels) and so are the parameter names, so torchvision's weights load
+    unchanged. The two steps are explicit because oneDNN's own strided 1×1 weight gradient, which
+    PyTorch picks on a CPU for channels-last inputs, writes past its workspace when the input has
+    fewer channels than its vector block (8 with AVX2, 16 with AVX-512): the backward pass then
+    hangs, crashes or returns wrong gradients (uxlfoundation/oneDNN#6035). Unit stride is unaffected.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, bias: bool = False) -> None:
+        super().__init__(c_in, c_out, kernel_size=1, stride=stride, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sh, sw = self.stride
+        return F.conv2d(x[:, :, ::sh, ::sw], self.weight, self.bias)  # (B, C_out, ⌈H/s⌉, ⌈W/s⌉)
+
+
 def conv1x1(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride, bias=False)
+    return Conv1x1(c_in, c_out, stride)
 
 
 class ZeroPadShortcut(nn.Module):

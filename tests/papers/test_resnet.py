@@ -34,6 +34,36 @@ def test_torchvision_weights_give_identical_logits(arch):
         assert torch.allclose(imported(x), expected, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("size", [8, 7])  # an odd side: the output keeps ⌈H/2⌉ pixels, as nn.Conv2d's
+def test_conv1x1_is_a_strided_1x1_conv(size):
+    """Same outputs and gradients as nn.Conv2d(kernel_size=1, stride=2), same parameter names."""
+    torch.manual_seed(0)
+    ours, theirs = resnet.Conv1x1(16, 24, stride=2, bias=True), nn.Conv2d(16, 24, 1, stride=2)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 16, size, size, requires_grad=True)
+    y_ours, y_theirs = ours(x), theirs(x)
+    assert y_ours.shape == y_theirs.shape == (2, 24, (size + 1) // 2, (size + 1) // 2)
+    assert torch.allclose(y_ours, y_theirs, atol=1e-6)
+    g = torch.randn_like(y_ours)
+    grads_ours = torch.autograd.grad(y_ours, (x, ours.weight, ours.bias), g)
+    grads_theirs = torch.autograd.grad(y_theirs, (x, theirs.weight, theirs.bias), g)
+    for a, b in zip(grads_ours, grads_theirs):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_conv1x1_weight_gradient_with_few_channels_in_channels_last():
+    """The case oneDNN's strided 1×1 kernel gets wrong (4 input channels, channels-last, two
+    threads: a hang or wrong numbers, uxlfoundation/oneDNN#6035) is exact here against float64."""
+    torch.manual_seed(0)
+    conv = resnet.conv1x1(4, 8, stride=2)
+    for _ in range(3):
+        x = torch.randn(16, 4, 32, 32).to(memory_format=torch.channels_last)
+        g = torch.randn(16, 8, 16, 16)
+        (weight_grad,) = torch.autograd.grad((conv(x) * g).sum(), conv.weight)
+        expected = torch.einsum("bihw,bohw->oi", x[:, :, ::2, ::2].double(), g.double())
+        assert torch.allclose(weight_grad.view(8, 4).double(), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_from_torchvision_reads_the_architecture_and_rejects_a_mismatch():
     sd = torchvision.models.resnet34(weights=None).state_dict()
     model = resnet.from_torchvision(sd)
