@@ -415,10 +415,12 @@ def reproduce(cfg: Config, run: Run) -> None:
         )
         histories[name], finals[name] = history, history.final_loss(cfg.final_window)
         sizes[name] = {"parameters": count_params(model), "macs": count_macs(model, (1, *x_test.shape[1:]))}
-        test_error = history.evals[-1]["test_error"] if history.evals else float("nan")
-        run.log(
-            f"{name}: final training loss {finals[name]:.4f}, test error {test_error:.1%}, {history.seconds:.1f} s"
+        tested = (
+            f"test error {history.evals[-1]['test_error']:.1%}"
+            if history.evals
+            else "not tested (eval_every=0)"
         )
+        run.log(f"{name}: final training loss {finals[name]:.4f}, {tested}, {history.seconds:.1f} s")
 
     # ResNet-1001: build it, count it, take one SGD step on two 32×32 images.
     torch.manual_seed(derive_seed(run.seed, run.paper, "init", "big"))

@@ -567,10 +567,13 @@ def reproduce(cfg: Config, run: Run) -> None:
                 eval_every=cfg.eval_every,
             )
             histories[name], finals[name] = hist, hist.final_loss(cfg.final_window)
-            test_error = hist.evals[-1]["test_error"] if hist.evals else float("nan")
+            test_error = hist.evals[-1]["test_error"] if hist.evals else None  # None: eval_every=0
+            tested = (
+                "not tested (eval_every=0)" if test_error is None else f"test error {100 * test_error:.1f} %"
+            )
             run.log(
                 f"{name}: {count_params(model) / 1e6:.2f} M params, final train loss "
-                f"{finals[name]:.4f}, test error {100 * test_error:.1f} %, {hist.seconds:.0f} s"
+                f"{finals[name]:.4f}, {tested}, {hist.seconds:.0f} s"
             )
             run.metric(
                 name,

@@ -177,3 +177,14 @@ def test_quick_run_writes_result(tmp_path):
         assert set(claim) == {"statement", "measured", "threshold", "paper_value", "verdict"}
     assert {"plain8", "plain14", "resnet8", "resnet14"} <= set(saved["metrics"])
     assert (tmp_path / "resnet" / "degradation.png").exists()
+
+
+def test_eval_every_0_trains_without_testing(tmp_path):
+    """eval_every=0 turns evaluation off: no test error is made up (JSON null, not NaN)."""
+    from landmarks.runner import run_paper
+
+    run_paper("resnet", out=tmp_path, quick=True, overrides=["eval_every=0"], show_progress=False)
+    text = (tmp_path / "resnet" / "result.json").read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["metrics"]["plain8"]["test_error"] is None
+    assert not (tmp_path / "resnet" / "test_error.png").exists()
