@@ -228,11 +228,34 @@ def _seconds(x: float) -> str:
     return f"{x:.1f}"
 
 
+def from_cache(r: Result) -> list[str]:
+    """What ``r`` loaded from the user's cache instead of training: the names of its metrics
+    ``<name>_from_cache`` that are true (``base``: a shared pretrained model; ``classifier``: the
+    fixed classifier that scores samples)."""
+    metrics = r.data.get("metrics")
+    if not isinstance(metrics, dict):
+        return []
+    return [
+        k.removesuffix("_from_cache") for k, v in metrics.items() if k.endswith("_from_cache") and v is True
+    ]
+
+
 def _timing(r: Result) -> str:
-    """Seconds, with the machine's speed where it was measured: '167.4 @ 378 / 41'."""
+    """Seconds, with the machine's speed where it was measured: '167.4 @ 378 / 41', and a
+    dagger when a model the run starts from came out of the cache (its training not counted)."""
     probed = machine_probes(r.data)
-    seconds = _seconds(r.data["seconds"])
+    seconds = _seconds(r.data["seconds"]) + (CACHE_MARK if from_cache(r) else "")
     return seconds if probed is None else f"{seconds} @ {probed[0]:.0f} / {probed[1]:.0f}"
+
+
+CACHE_MARK = "†"
+CACHE_NOTE = (
+    "† The run loaded a model it starts from (a pretrained base, or the fixed classifier that scores "
+    "samples) from the user's cache, where an earlier run with the same settings, seed and data "
+    "stored it; the seconds do not include training it. A run that trains it records the time in "
+    "its metrics (base_seconds, pretrain_seconds, classifier_train_seconds), and a first run on a "
+    "new machine pays it."
+)
 
 
 SPEED_NOTE = (
@@ -243,6 +266,12 @@ SPEED_NOTE = (
     "LSTM cell, batch 32 × 64 units (latency: recurrent models' many small ops). The two need not "
     "move together."
 )
+
+
+def _any_cached(results: list[Result], seeds: dict[str, list[Result]] | None) -> bool:
+    return any(from_cache(r) for r in results) or any(
+        from_cache(s) for rs in (seeds or {}).values() for s in rs
+    )
 
 
 def _papers(n: int) -> str:
@@ -349,6 +378,7 @@ def markdown(
         *([seed_line, ""] if seed_line else []),
         *(line + "\n" for line in _stale_note(results, seeds)),
         *([SPEED_NOTE, ""] if any(machine_probes(r.data) for r in results) else []),
+        *([CACHE_NOTE, ""] if _any_cached(results, seeds) else []),
         head + " Seconds | Run |",
         rule + "---|---|",
     ]
@@ -411,6 +441,7 @@ def html_page(
             for line in _stale_note(results, seeds)
         ),
         *([f"<p class='meta'>{esc(SPEED_NOTE)}</p>"] if any(machine_probes(r.data) for r in results) else []),
+        *([f"<p class='meta'>{esc(CACHE_NOTE)}</p>"] if _any_cached(results, seeds) else []),
         "<table><tr><th>Paper</th><th>Claims reproduced</th>"
         + ("<th>Other seeds</th>" if seed_line else "")
         + "<th>Seconds</th><th>Run</th></tr>",

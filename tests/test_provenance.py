@@ -191,3 +191,21 @@ def test_a_run_records_the_machines_speed_around_it(toy_paper, tmp_path: Path, c
 def test_the_probes_measure_positive_speeds() -> None:
     assert provenance.matmul_gflops("cpu", n=128, repeats=3, warmup_seconds=0.01) > 0
     assert provenance.lstm_step_us("cpu", steps=5, repeats=3, warmup_seconds=0.01) > 0
+
+
+def test_the_report_marks_runs_that_loaded_a_model_from_the_cache(toy_paper, tmp_path: Path) -> None:
+    """A run whose pretrained base (or fixed classifier) came from the cache did not pay for
+    training it: its seconds carry a dagger and the report says what that leaves out."""
+    from landmarks.report import CACHE_NOTE
+
+    path = _reproduce_toy(tmp_path)
+    data = json.loads(path.read_text())
+    seconds = f"{data['seconds']:.1f}"
+    assert CACHE_NOTE not in (tmp_path / "RESULTS.md").read_text()
+    for flag, marked in ((True, True), (False, False), ("yes", False)):
+        data["metrics"]["base_from_cache"] = flag
+        path.write_text(json.dumps(data))
+        assert main(["report", str(tmp_path)]) == 0
+        md, page = (tmp_path / "RESULTS.md").read_text(), (tmp_path / "report.html").read_text()
+        assert (f"{seconds}† |" in md) is marked and (CACHE_NOTE in md) is marked
+        assert (f"{seconds}†" in page) is marked
