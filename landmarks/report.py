@@ -228,16 +228,14 @@ def _seconds(x: float) -> str:
     return f"{x:.1f}"
 
 
-def from_cache(r: Result) -> list[str]:
-    """What ``r`` loaded from the user's cache instead of training: the names of its metrics
-    ``<name>_from_cache`` that are true (``base``: a shared pretrained model; ``classifier``: the
-    fixed classifier that scores samples)."""
+def from_cache(r: Result) -> bool:
+    """Whether ``r`` loaded a model it starts from out of the user's cache instead of training
+    it: a metric ``<name>_from_cache`` that is true (``base_from_cache``: a shared pretrained
+    model; ``classifier_from_cache``: the fixed classifier that scores samples)."""
     metrics = r.data.get("metrics")
-    if not isinstance(metrics, dict):
-        return []
-    return [
-        k.removesuffix("_from_cache") for k, v in metrics.items() if k.endswith("_from_cache") and v is True
-    ]
+    return isinstance(metrics, dict) and any(
+        k.endswith("_from_cache") and v is True for k, v in metrics.items()
+    )
 
 
 def _timing(r: Result) -> str:
