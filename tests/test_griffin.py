@@ -80,6 +80,50 @@ def test_recurrent_block_matches_hugging_face_recurrent_gemma():
 
 
 @pytest.mark.parametrize("name", list(PATTERNS))
+def test_decoding_without_autograd_sees_every_change_of_the_weights(name: str):
+    """Without autograd a step keeps what it derives from the weights (joined projections, the
+    RG-LRU's rate, the rotary frequencies) from one token to the next; an optimizer step, a
+    loaded state dict and replaced parameters must each be seen at the next decoding."""
+    torch.manual_seed(1)
+    model = _model(name)
+    idx = torch.randint(0, 11, (3, 13))
+
+    def decodes_as_the_forward_pass(mode) -> None:  # type: ignore[no-untyped-def]
+        with mode():
+            states = model.init_state(3)
+            stepped = torch.stack([model.step(idx[:, t], states) for t in range(13)], dim=1)
+            torch.testing.assert_close(stepped, model(idx))
+
+    decodes_as_the_forward_pass(torch.inference_mode)
+    mlp = model.layers[0].mlp
+    kept = mlp.__dict__["_decoding_weights"]
+    with torch.no_grad():
+        model.step(idx[:, 0], model.init_state(3))
+    assert mlp.__dict__["_decoding_weights"] is kept  # unchanged weights: not derived again
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.loss(idx[:, :-1], idx[:, 1:]).backward()
+    optimizer.step()
+    decodes_as_the_forward_pass(torch.no_grad)
+    model.load_state_dict(_model(name).state_dict())  # copied into the same tensors
+    decodes_as_the_forward_pass(torch.inference_mode)
+    model.load_state_dict(_model(name).state_dict(), assign=True)  # new parameter objects
+    decodes_as_the_forward_pass(torch.no_grad)
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
+def test_a_decoding_step_passes_gradients_to_every_weight_it_reads(name: str):
+    torch.manual_seed(1)
+    model = _model(name)
+    states = model.init_state(2)
+    for state in states:  # a recurrent state to decay, so that the recurrence gate has a gradient
+        if "h" in state:
+            state.update(h=torch.randn_like(state["h"]), conv=torch.randn_like(state["conv"]), t=5)
+    model.step(torch.tensor([3, 4]), states).square().sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
 def test_decoding_a_token_at_a_time_equals_the_whole_sequence(name: str):
     torch.manual_seed(1)
     model = _model(name)

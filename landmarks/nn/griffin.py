@@ -28,11 +28,21 @@ as the reference code draws it); the gates are block-diagonal (one block per hea
 Parameter names are Hugging Face's ``RecurrentGemma`` ones (``linear_x``, ``linear_y``,
 ``linear_out``, ``conv_1d``, ``rg_lru.recurrent_param``, ...), so its recurrent block's state
 dict loads and gives the same outputs (tested).
+
+**Decoding a token at a time** (``step``) is the same math as ``forward`` (tested equal), on a
+lean path: at a batch of 16 on a CPU, each operator call costs more than its arithmetic, so a
+step joins the projections that read the same input into one matrix product (W_x and W_y; the
+query, key and value; the MLP's gate and up), rotates the query and the key together, and reads
+what depends on the weights alone (the joined matrices, the RG-LRU's −c · softplus(Λ), the
+rotary frequencies) from ``decoding_weights``, which derives them once per change of the
+parameters rather than once per token. The transformer's step gets the same treatment as the
+recurrent one's, so that decoding speeds compare the state each carries, not how each is coded.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,11 +60,32 @@ __all__ = [
     "GriffinLM",
     "LocalMQA",
     "RecurrentBlock",
+    "decoding_weights",
     "rotary",
     "state_bytes",
 ]
 
 Kind = Literal["recurrent", "attention"]
+
+
+def decoding_weights(
+    module: nn.Module, build: Callable[[], tuple[Tensor, ...]], *sources: nn.Module
+) -> tuple[Tensor, ...]:
+    """``build()``: tensors derived from the parameters of ``sources`` alone (a joined
+    projection, a decay rate), which a decoding step would otherwise recompute for every token.
+    Without autograd they are kept on ``module`` and built again only when one of those
+    parameters changes: its version counter moves on every in-place update (an optimizer step,
+    ``load_state_dict``), its storage on a move to another device, and the object itself when it
+    is replaced. With autograd on they are built afresh each call, so that gradients flow."""
+    if torch.is_grad_enabled():
+        return build()
+    params = [p for source in sources for p in source._parameters.values() if p is not None]
+    key = [(id(p), p.data_ptr(), p._version) for p in params]
+    kept = module.__dict__.get("_decoding_weights")
+    if kept is None or kept[0] != key:
+        kept = (key, build(), params)  # holding the parameters keeps their ids from being reused
+        module.__dict__["_decoding_weights"] = kept
+    return kept[1]
 
 
 # ---- the RG-LRU (Sec. 2.4) ----------------------------------------------------------------------
@@ -94,13 +125,20 @@ class RGLRU(nn.Module):
         """a_t and the scaled input √(1 − a_t²) i_t x_t; ``first`` marks tokens with no history
         (a mask that broadcasts against x, or one bool for a single step)."""
         r, i = self._gates(x)
-        log_a = -self.c * r * F.softplus(self.recurrent_param)  # log a_t = c r_t log σ(Λ)   (Eq. 3)
+        return self._recurrence(r, i, x, first, -self.c * F.softplus(self.recurrent_param))
+
+    @staticmethod
+    def _recurrence(
+        r: Tensor, i: Tensor, x: Tensor, first: Tensor | bool, rate: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """a_t and √(1 − a_t²) i_t x_t from the gates; ``rate`` is −c · softplus(Λ) = c log σ(Λ)."""
+        log_a = rate * r  # log a_t = c r_t log σ(Λ)   (Eq. 3)
         a = torch.exp(log_a)
+        if first is True:  # one step with no state: nothing to scale against
+            return a, i * x
         scale = torch.sqrt(-torch.expm1(2 * log_a))  # √(1 − a_t²), exact as a_t → 1
         if isinstance(first, Tensor):
             scale = torch.where(first, 1.0, scale)
-        elif first:
-            scale = torch.ones_like(scale)
         return a, scale * (i * x)
 
     def forward(self, x: Tensor, sequential: bool = False) -> Tensor:
@@ -109,10 +147,22 @@ class RGLRU(nn.Module):
         a, b = self.coefficients(xt, first)
         return (sequential_scan if sequential else linear_scan)(a, b, dim=0).transpose(0, 1)  # Eq. 4
 
+    def _decoding(self) -> tuple[Tensor, Tensor, Tensor]:
+        """For a step: both gates' blocks laid out as one dense block-diagonal matrix (D, 2D), r's
+        columns then i's (at a batch of a few tokens the zeros cost less than a batched product's
+        overhead), their biases (2D,), and the rate −c · softplus(Λ) (D,)."""
+        weight = torch.cat(
+            [torch.block_diag(*self.recurrent_gate_weight), torch.block_diag(*self.input_gate_weight)], dim=1
+        )
+        bias = torch.cat([self.recurrent_gate_bias.flatten(), self.input_gate_bias.flatten()])
+        return weight, bias, -self.c * F.softplus(self.recurrent_param)
+
     def step(self, x: Tensor, h: Tensor, first: bool) -> Tensor:
         """One token (B, D) and the state h_{t−1} (B, D) → h_t."""
-        a, b = self.coefficients(x, first)
-        return a * h + b
+        weight, bias, rate = decoding_weights(self, self._decoding, self)
+        r, i = torch.sigmoid(torch.addmm(bias, x, weight)).chunk(2, dim=-1)
+        a, b = self._recurrence(r, i, x, first, rate)
+        return torch.addcmul(b, a, h)  # Eq. 4
 
 
 class RecurrentBlock(nn.Module):
@@ -142,11 +192,18 @@ class RecurrentBlock(nn.Module):
             "t": 0,
         }
 
+    def _joined(self) -> tuple[Tensor, Tensor, Tensor]:
+        """W_x and W_y stacked (2 D_RNN, D), their biases, and the convolution's taps (D_RNN, width)."""
+        weight = torch.cat([self.linear_x.weight, self.linear_y.weight])
+        return weight, torch.cat([self.linear_x.bias, self.linear_y.bias]), self.conv_1d.weight[:, 0]
+
     def step(self, u: Tensor, state: dict) -> Tensor:
         """One token (B, D) → (B, D), updating ``state`` in place of the old one."""
-        y = F.gelu(self.linear_y(u), approximate="tanh")
-        window = torch.cat([state["conv"], self.linear_x(u)[..., None]], dim=-1)  # (B, D_RNN, width)
-        x = (window * self.conv_1d.weight[:, 0]).sum(-1) + self.conv_1d.bias
+        weight, bias, taps = decoding_weights(self, self._joined, self.linear_x, self.linear_y, self.conv_1d)
+        x, y = F.linear(u, weight, bias).split(self.width, dim=-1)  # W_x u and W_y u in one product
+        y = F.gelu(y, approximate="tanh")
+        window = torch.cat([state["conv"], x[..., None]], dim=-1)  # (B, D_RNN, width)
+        x = (window * taps).sum(-1) + self.conv_1d.bias
         state["h"] = self.rg_lru.step(x, state["h"], first=state["t"] == 0)
         state["conv"], state["t"] = window[..., 1:], state["t"] + 1
         return self.linear_out(state["h"] * y)
@@ -155,15 +212,25 @@ class RecurrentBlock(nn.Module):
 # ---- multi-query attention, global or local ---------------------------------------------------------
 
 
-def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
-    """Rotate each pair (x_i, x_{i+d/2}) of x (..., T, d) by the angle pos · base^(−2i/d) (RoPE):
-    q · k then depends on positions only through their difference."""
-    half, dtype = x.shape[-1] // 2, torch.promote_types(x.dtype, torch.float32)
-    freqs = base ** (-torch.arange(half, device=x.device, dtype=dtype) / half)
-    angles = positions.to(dtype)[:, None] * freqs  # (T, d/2)
+def rotary_frequencies(dim: int, device: torch.device, dtype: torch.dtype, base: float = 10000.0) -> Tensor:
+    """base^(−2i/d) for the d/2 pairs of a head of ``dim`` channels."""
+    half = dim // 2
+    return base ** (-torch.arange(half, device=device, dtype=dtype) / half)
+
+
+def _rotate(x: Tensor, angles: Tensor) -> Tensor:
+    half = x.shape[-1] // 2
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+def rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
+    """Rotate each pair (x_i, x_{i+d/2}) of x (..., T, d) by the angle pos · base^(−2i/d) (RoPE):
+    q · k then depends on positions only through their difference."""
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    freqs = rotary_frequencies(x.shape[-1], x.device, dtype, base)
+    return _rotate(x, positions.to(dtype)[:, None] * freqs)  # angles (T, d/2)
 
 
 class LocalMQA(nn.Module):
@@ -212,9 +279,19 @@ class LocalMQA(nn.Module):
             "t": 0,
         }
 
+    def _joined(self) -> tuple[Tensor, Tensor]:
+        """W_q, W_k and W_v stacked ((h + 2) d, D), and the rotary frequencies (d/2,)."""
+        weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
+        dtype = torch.promote_types(weight.dtype, torch.float32)
+        return weight, rotary_frequencies(self.head_dim, weight.device, dtype)
+
     def step(self, u: Tensor, state: dict) -> Tensor:
         t = state["t"]
-        q, k, v = self._qkv(u[:, None], torch.tensor([t], device=u.device))
+        weight, freqs = decoding_weights(self, self._joined, self.q_proj, self.k_proj, self.v_proj)
+        b, h, d = u.shape[0], self.heads, self.head_dim
+        qk, v = F.linear(u, weight).split([(h + 1) * d, d], dim=-1)  # the h queries and the key: one product
+        qk = _rotate(qk.view(b, h + 1, d), t * freqs)  # all at position t, rotated together
+        q, k, v = qk[:, :h, None], qk[:, h:, None], v[:, None, None]  # (B, h, 1, d), (B, 1, 1, d) ×2
         slots = state["k"].shape[2]
         if self.window > 0:
             slot = t % slots  # overwrite the oldest key: what leaves the window
@@ -229,7 +306,6 @@ class LocalMQA(nn.Module):
         # every head reads the same keys, so the h queries attend as h queries of one head, and
         # the cache is read once, not h times; a ring buffer's order does not matter: the
         # positions are already in the rotated keys
-        b, h, _, d = q.shape
         out, _ = scaled_dot_product_attention(
             q.transpose(1, 2), state["k"][:, :, :filled], state["v"][:, :, :filled], fused=self.fused
         )  # (B, 1, h, d)
@@ -250,6 +326,17 @@ class GatedMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(F.gelu(self.gate_proj(x), approximate="tanh") * self.up_proj(x))
+
+    def _joined(self) -> tuple[Tensor, Tensor]:
+        gate, up = self.gate_proj, self.up_proj
+        return torch.cat([gate.weight, up.weight]), torch.cat([gate.bias, up.bias])
+
+    def step(self, x: Tensor) -> Tensor:
+        """``forward`` for one token (B, D), the gate and up projections in one product."""
+        gate, up = F.linear(x, *decoding_weights(self, self._joined, self.gate_proj, self.up_proj)).chunk(
+            2, dim=-1
+        )
+        return self.down_proj(F.gelu(gate, approximate="tanh") * up)
 
 
 @dataclass(frozen=True)
@@ -314,7 +401,7 @@ class ResidualBlock(nn.Module):
 
     def step(self, x: Tensor, state: dict) -> Tensor:
         x = x + self.temporal_block.step(self.temporal_pre_norm(x), state)
-        return x + self.mlp(self.channel_pre_norm(x))
+        return x + self.mlp.step(self.channel_pre_norm(x))
 
 
 class GriffinLM(nn.Module):
