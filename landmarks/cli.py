@@ -282,6 +282,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         bar.clear()
         _print_claims(result, console)
     bar.close()
+    print(f"writing the report of {out} (RESULTS.md, report.html)", file=sys.stderr)
     md, page = report.build(out, errors)
     print(f"wrote {md}\nwrote {page}")
     return EXIT_FAILED if errors else 0

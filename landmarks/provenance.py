@@ -117,9 +117,16 @@ def module_closure(name: str) -> list[str]:
         if m in seen or path is None:
             continue
         seen.add(m)
-        _, tree = _parsed(path)
-        todo.extend(_imported(m, tree, path.name == "__init__.py") - seen)
+        todo.extend(_imports(m, path.read_text(encoding="utf-8"), path.name == "__init__.py") - seen)
     return sorted(seen)
+
+
+@cache
+def _imports(name: str, text: str, is_package: bool) -> frozenset[str]:
+    """``_imported`` for a file's text, cached by content: a report takes the fingerprint of
+    every result it shows (135 for 45 papers on three seeds), each over the same few dozen
+    files, and walking their syntax trees again each time took three minutes."""
+    return frozenset(_imported(name, _parse(text)[1], is_package))
 
 
 def python_tag(version: str | None = None) -> str:
