@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.claims import REPRODUCED
 from landmarks.engine import decay_groups, top1_accuracy
 from landmarks.nn.vit import VisionTransformer, ViTConfig
 from landmarks.registry import Card, ClaimSpec
@@ -88,7 +89,7 @@ CARD = Card(
         ),
         ClaimSpec(
             "registers cut the number of those outliers: 100 · (1 − outliers with 4 registers / "
-            "outliers without), %",
+            "outliers without), %; no number unless the model without registers has them (claim 1)",
             ">= 80",
             "Fig. 7: with registers the high-norm mode is gone for DeiT-III, OpenCLIP and DINOv2; "
             "Fig. 8: one register already removes it",
@@ -152,8 +153,9 @@ CARD = Card(
         "z-score (> 3.5) instead; it counted that tail, not a mode, and passed claim 1 on a toy that "
         "has no outliers, so it is now only reported beside (robust_z_tail_percent). Claim 1 asks for "
         "at least 0.5 %, a quarter of the paper's 2 %, before claim 2's reduction means anything; with "
-        "no outliers without registers, claim 2's reduction is undefined and reported as NaN (not "
-        "reproduced). The catalog asks for the entropy over background patches; the procedural images "
+        "fewer outliers than that without registers, claim 2 gets no number (not reproduced) and the "
+        "reduction is only reported beside (outlier_reduction_percent): until 2026-11-29 it was "
+        "checked anyway, and seed 0 passed it at 100 % by going from 0.116 % of the tokens to none. The catalog asks for the entropy over background patches; the procedural images "
         "keep no object masks, so the entropy is taken over all 64 patches, most of which are "
         "background (objects have radii of 5.5 to 11 pixels on 32×32 images). The class token's "
         "weights are renormalized over the patches, so attention it gives the registers or itself "
@@ -495,9 +497,10 @@ def reproduce(cfg: Config, run: Run) -> None:
 
     plain, reg = results["no registers"], results[f"{cfg.registers} registers"]
     reduction = 100 * (1 - reg["outliers"] / plain["outliers"]) if plain["outliers"] else float("nan")
-    run.metric("outlier_reduction_percent", reduction)
-    run.check(CARD.claims[0], plain["outlier_percent"])
-    run.check(CARD.claims[1], reduction)
+    run.metric("outlier_reduction_percent", reduction)  # reported whatever claim 1 finds
+    outlier_mode = run.check(CARD.claims[0], plain["outlier_percent"]).verdict == REPRODUCED
+    # a reduction of outliers the model does not have (a handful of tail tokens) says nothing
+    run.check(CARD.claims[1], reduction if outlier_mode else float("nan"))
     run.check(CARD.claims[2], 100 * (reg["test_accuracy"] - plain["test_accuracy"]))
     run.check(CARD.claims[3], reg["class_attention_entropy"] - plain["class_attention_entropy"])
 
