@@ -101,22 +101,21 @@ CARD = Card(
         "De et al., Eq. 1-4": "the RG-LRU: recurrence and input gates, a_t = a^(c r_t), √(1 − a_t²) scaling",
     },
     notes=(
-        "The transformer decodes past its 128-token training context with rotary positions: the text "
-        "it writes there is poor, but its speed and its cache are what a well-trained model's would be. "
-        "The decoding-speed claim is a wall-clock ratio on two CPU cores. At a batch of 16 each step of "
-        "each model pays a fixed cost of a few hundred operator calls (2 to 5 ms, with the host's "
-        "speed), which the transformer's cache reads (about 1 ms a layer at 4000 tokens) must "
-        "outweigh. Until "
-        "2026-11-29 the transformer's step also recomputed its rotary frequencies and ran three "
+        "The transformer decodes past its 128-token training context with rotary positions: the text it"
+        " writes there is poor, but its speed and its cache are what a well-trained model's would be. "
+        "The decoding-speed claim is a wall-clock ratio on two CPU cores. At a batch of 16 each step of"
+        " each model pays a fixed cost of a few hundred operator calls (2 to 5 ms, with the host's "
+        "speed), which the transformer's cache reads (about 1 ms a layer at 4000 tokens) must outweigh."
+        " Until 2026-11-29 the transformer's step also recomputed its rotary frequencies and ran three "
         "projections for every token, a cost the recurrent steps had no counterpart for; the three "
         "steps are now equally lean (joined projections, weight-only terms derived once: "
         "``landmarks.nn.griffin``), which took about a quarter off the transformer's step at short "
         "lengths and a tenth to a sixth off Hawk's and Griffin's (interleaved, 500 steps each, on a "
         "slow host). The readings of 2.10 to 2.17 on 2026-11-28 came from the older code, helped by "
-        "that extra cost on the transformer's side; slower stretches of the machine read 1.7 to 1.99, "
-        "a fixed cost rising more than the cache reads. The three models decode in turn, a token each, "
-        "so that all of them see the same stretch (the probe is in each result's machine record). On "
-        "an accelerator, where a step's fixed cost is reading the weights, the paper finds the gap "
+        "that extra cost on the transformer's side; slower stretches of the machine read 1.7 to 1.99, a"
+        " fixed cost rising more than the cache reads. The three models decode in turn, a token each, "
+        "so that all of them see the same stretch (the probe is in each result's machine record). On an"
+        " accelerator, where a step's fixed cost is reading the weights, the paper finds the gap "
         "widening with the length."
     ),
 )
