@@ -203,8 +203,11 @@ def load_index(path: str | Path) -> Index:
         with np.load(path, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as e:
+        # numpy reads any file that is neither .npz nor .npy as a pickle, and its refusal suggests
+        # loading it unsafely; say what the file is not instead
+        reason = "it is not an .npz archive of arrays" if "pickled" in str(e) else e
         raise UserInputError(
-            f"{path} is not a readable index file (truncated, or not written by landmarks index): {e}"
+            f"{path} is not a readable index file (truncated, or not written by landmarks index): {reason}"
         ) from None
     try:
         header = json.loads(arrays.pop("header").tobytes().decode())
