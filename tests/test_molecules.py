@@ -109,3 +109,22 @@ def test_sdf_reader_refuses_malformed_records_with_the_line(tmp_path: Path, brok
     path.write_text(broken)
     with pytest.raises(DataFormatError, match=f"line {line}: {why}"):
         read_sdf(path)
+
+
+def test_graph_hash_ignores_numbering_and_tells_graphs_apart():
+    from landmarks.data.molecules import Molecule, graph_hash
+
+    rng = np.random.default_rng(3)
+    molecules = generate_molecules(rng, 40, 6, 14)
+    for m in molecules:  # any renumbering of the atoms: the same hash
+        perm = rng.permutation(m.atoms)
+        where = np.argsort(perm)  # atom i of m is atom where[i] of the renumbered one
+        renumbered = Molecule([m.elements[i] for i in perm], where[m.bonds][:, ::-1], m.bond_types, m.targets)
+        assert graph_hash(renumbered) == graph_hash(m)
+    # different graphs of the same size and bond count: a 6-ring and a 5-ring with a tail
+    kind = np.full(6, 4)
+    ring6 = Molecule(["C"] * 6, np.array([[i, (i + 1) % 6] for i in range(6)]), kind, {})
+    ring5 = Molecule(["C"] * 6, np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 0], [0, 5]]), kind, {})
+    assert graph_hash(ring6) != graph_hash(ring5)
+    # the bond types count: the same ring with one double bond
+    assert graph_hash(Molecule(["C"] * 6, ring6.bonds, np.array([2, 4, 4, 4, 4, 4]), {})) != graph_hash(ring6)

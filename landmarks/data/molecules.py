@@ -21,6 +21,7 @@ graph.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "Molecule",
     "batch_molecules",
     "generate_molecules",
+    "graph_hash",
     "huckel_targets",
     "random_conjugated_molecule",
     "read_sdf",
@@ -153,6 +155,34 @@ def generate_molecules(
         raise ValueError(f"need 1 <= min_atoms <= max_atoms, got {min_atoms} and {max_atoms}")
     sizes = rng.integers(min_atoms, max_atoms + 1, count)
     return [random_conjugated_molecule(rng, int(n), max_degree) for n in sizes]
+
+
+def graph_hash(molecule: Molecule) -> str:
+    """A hash that isomorphic molecules share: Weisfeiler–Lehman colour refinement over the
+    elements and bond types, run until the colouring stops splitting.
+
+    Equal molecules (the same graph under any numbering of the atoms) always get the same hash,
+    so a different hash proves two molecules differ. The converse can fail (rare graphs that
+    colour refinement cannot tell apart), which errs on the safe side when the hash is used to
+    keep test molecules out of the training set: it can only drop more of them.
+    """
+    neighbours: list[list[tuple[int, int]]] = [[] for _ in range(molecule.atoms)]
+    for (u, v), kind in zip(molecule.bonds.tolist(), molecule.bond_types.tolist(), strict=True):
+        neighbours[u].append((kind, v))
+        neighbours[v].append((kind, u))
+    colours = [f"{element}{len(n)}" for element, n in zip(molecule.elements, neighbours, strict=True)]
+    for _ in range(molecule.atoms):
+        signatures = [
+            colour + "|" + ",".join(sorted(f"{kind}:{colours[w]}" for kind, w in around))
+            for colour, around in zip(colours, neighbours, strict=True)
+        ]
+        palette = {sig: hashlib.blake2b(sig.encode(), digest_size=8).hexdigest() for sig in set(signatures)}
+        refined = [palette[sig] for sig in signatures]
+        split = len(palette) > len(set(colours))
+        colours = refined
+        if not split:
+            break
+    return hashlib.blake2b(" ".join(sorted(colours)).encode(), digest_size=16).hexdigest()
 
 
 # ---- batching ----------------------------------------------------------------------------------------

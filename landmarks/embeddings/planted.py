@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HELD_OUT_STEMS", "RELATIONS", "analogy_questions", "held_out_forms", "planted_corpus"]
+__all__ = [
+    "HELD_OUT_STEMS",
+    "RELATIONS",
+    "analogy_questions",
+    "held_out_forms",
+    "held_out_topics",
+    "planted_corpus",
+]
 
 RELATIONS: dict[str, tuple[tuple[str, str], tuple[tuple[str, str], ...]]] = {
     # relation: ((attribute of the first words, of the second), pairs)
@@ -148,6 +155,11 @@ def planted_corpus(
 def held_out_forms() -> list[tuple[str, str]]:
     """(unseen plural, its stem) for the nouns the corpus has only in the singular."""
     return [(stem + "s", stem) for stem in HELD_OUT_STEMS]
+
+
+def held_out_topics() -> dict[str, tuple[str, ...]]:
+    """The topic words each held-out stem's sentences carry (they share no spelling with it)."""
+    return {stem: _concept_topics("heldout", i) for i, stem in enumerate(HELD_OUT_STEMS)}
 
 
 def analogy_questions() -> list[tuple[str, str, str, str]]:

@@ -73,7 +73,8 @@ CARD = Card(
             "catalog: ≥ 10× fewer distance computations than exact search at recall@10 ≥ 0.95",
         ),
         ClaimSpec(
-            "HNSW distance computations per query against n (fixed ef, n halving from 100,000): log-log slope",
+            "HNSW distance computations per query against n (fixed ef, n halving from 100,000): "
+            "log-log slope over the larger half of the sizes",
             "<= 0.3",
             "Malkov & Yashunin Sec. 4.2 and Fig. 10: search complexity scales as log n",
         ),
@@ -119,6 +120,13 @@ CARD = Card(
         "Charikar, Sec. 3": "Pr[h_r(u) = h_r(v)] = 1 − θ(u, v)/π",
     },
     notes=(
+        "Claim 3 fits the slope over the larger half of the sizes (25,000 to 100,000 at the "
+        "default), and the slope over all of them is reported beside (log_log_slope). Until "
+        "2026-11-29 it fitted all six and passed at 0.10 to 0.11 on seeds 0-2, but the cost is "
+        "not a power of n there: it fell from about 430 to 265 distance computations between "
+        "3,125 and 12,500 vectors, where a search at ef = 50 visits much of a small graph, and "
+        "then rose to about 560 at 100,000, a local slope of about 0.36, faster than log n (which "
+        "would give about 0.1). One line through that U read as log n. "
         "The graph kernels are compiled by numba when it is installed; without it they run as "
         "Python with the same results, far slower than this run's 3-minute budget allows."
     ),
@@ -240,6 +248,10 @@ def _reproduce(cfg: Config, run: Run, base: np.ndarray, queries: np.ndarray, see
     bar.close()
     seconds["hnsw_build"] = time.perf_counter() - began
     slopes = {name: _slope(c) for name, c in cost.items()}
+    # how the cost grows is read where n is large: at the smallest sizes a search at fixed ef
+    # visits much of the graph, and its cost can even fall as n doubles
+    larger_half = sizes[len(sizes) // 2 :]
+    slopes["hnsw, larger half"] = _slope({n: cost["hnsw"][n] for n in larger_half})
     run.log(f"HNSW built over {cfg.n} vectors in {seconds['hnsw_build']:.1f} s")
 
     began = time.perf_counter()
@@ -319,7 +331,7 @@ def _reproduce(cfg: Config, run: Run, base: np.ndarray, queries: np.ndarray, see
 
     run.check(CARD.claims[0], at_ef["recall"])
     run.check(CARD.claims[1], cost["exact"][cfg.n] / at_ef["distances"])
-    run.check(CARD.claims[2], slopes["hnsw"])
+    run.check(CARD.claims[2], slopes["hnsw, larger half"])
     run.check(CARD.claims[3], slopes["exact"])
     run.check(CARD.claims[4], vector_bytes / ivf.code_bytes)
     run.check(CARD.claims[5], ivf_recall)

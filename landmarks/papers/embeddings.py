@@ -29,9 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from landmarks.embeddings.fasttext import train_fasttext
+from landmarks.embeddings.fasttext import SubwordVectors, train_fasttext
 from landmarks.embeddings.glove import train_glove
-from landmarks.embeddings.planted import RELATIONS, analogy_questions, held_out_forms, planted_corpus
+from landmarks.embeddings.planted import (
+    RELATIONS,
+    analogy_questions,
+    held_out_forms,
+    held_out_topics,
+    planted_corpus,
+)
 from landmarks.embeddings.vectors import WordVectors, analogy_accuracy
 from landmarks.embeddings.word2vec import train_word2vec
 from landmarks.engine import Run
@@ -62,8 +68,9 @@ CARD = Card(
             "Mikolov et al. NIPS 2013, Table 4 of the 2013 arXiv paper: 61 % on the Google analogy set at 300 d",
         ),
         ClaimSpec(
-            "fastText: unseen plurals with their stem among the 10 nearest words, % (a word-level "
-            "model has no vector for them)",
+            "fastText: unseen plurals with their stem and a topic word of their concept among the "
+            "10 nearest words, % (the topic words share no character n-gram with them; a "
+            "word-level model has no vector for them)",
             ">= 80",
             "Bojanowski et al. Sec. 5.3 and Table 7: out-of-vocabulary words get meaningful vectors from n-grams",
         ),
@@ -91,6 +98,16 @@ CARD = Card(
         "Pennington et al., Eq. 8-9": "J = Σ f(X_ij)(w_i·w̃_j + b_i + b̃_j − log X_ij)², x_max = 100, α = 3/4",
         "Bojanowski et al., Sec. 3.2": "n-grams of 3 to 6 characters with boundary symbols, hashed to 2 M buckets",
     },
+    notes=(
+        "Until 2026-11-29 claim 2 asked only for the stem among an unseen plural's 10 nearest "
+        "words, and passed at 100 % on every seed; but an untrained model passes it too: the "
+        "plural's vector is the mean of its n-grams' rows, most of which it shares with the stem, "
+        "so the stem is near by construction, whatever was learned. The claim now also asks for "
+        "one of the concept's topic words, which share no n-gram with the plural, so that only "
+        "what the shared n-grams learned from the stem's contexts can bring them near (Table 7's "
+        "point: meaningful vectors for words never seen). The run measures both scores for the "
+        "trained model and for the same model before training (metric unseen_plurals_percent)."
+    ),
 )
 
 
@@ -136,22 +153,46 @@ def reproduce(cfg: Config, run: Run) -> None:
     accuracy["fasttext"] = 100 * analogy_accuracy(fasttext.word_vectors(), questions)
     forms = held_out_forms()
     with_unseen = fasttext.word_vectors([plural for plural, _ in forms])
-    found = [stem in [w for w, _ in with_unseen.most_similar(plural, 10)] for plural, stem in forms]
-    stems_found = 100 * sum(found) / len(found)
+    meaning, spelling = unseen_neighbours(fasttext, forms)
+    # the same measures before any training: what the shared n-grams give by construction
+    untrained = train_fasttext(sentences, cfg.dim, cfg.window, epochs=0, seed=seed)
+    meaning_untrained, spelling_untrained = unseen_neighbours(untrained, forms)
     word_level_has = sum(plural in skip_gram for plural, _ in forms)
 
     run.metric("corpus_words", n_words)
     run.metric("vocabulary", len(skip_gram.words))
     run.metric("analogy_accuracy_percent", {k: round(v, 2) for k, v in accuracy.items()})
     run.metric("unseen_plurals_with_a_word_level_vector", word_level_has)
+    run.metric(
+        "unseen_plurals_percent",
+        {
+            "stem_and_topic_in_10_nearest": {"trained": meaning, "untrained": meaning_untrained},
+            "stem_in_10_nearest": {"trained": spelling, "untrained": spelling_untrained},
+        },
+    )
     run.metric("nearest_to_unseen", {p: [w for w, _ in with_unseen.most_similar(p, 3)] for p, _ in forms[:3]})
     run.metric("train_seconds", {k: round(v, 2) for k, v in seconds.items()})
     run.metric("skip_gram_words_per_second", round(cfg.epochs * n_words / seconds["skip_gram"]))
     run.metric("gensim", _gensim(cfg, run, sentences, skip_gram, questions, seed))
     run.check(CARD.claims[0], accuracy["skip_gram"])
-    run.check(CARD.claims[1], stems_found)
+    run.check(CARD.claims[1], meaning)
     run.check(CARD.claims[2], abs(accuracy["glove"] - accuracy["skip_gram"]))
     _plot(run, skip_gram)
+
+
+def unseen_neighbours(model: SubwordVectors, forms: list[tuple[str, str]]) -> tuple[float, float]:
+    """For unseen words (plural, stem): the % whose 10 nearest words hold the stem and one of its
+    topic words, and the % that hold the stem. The stem shares most of the plural's character
+    n-grams, so it is near even in an untrained model; a topic word shares none, so only what
+    the n-grams learned from the stem's contexts can bring it near."""
+    topics = held_out_topics()
+    vectors = model.word_vectors([plural for plural, _ in forms])
+    both = stem_only = 0
+    for plural, stem in forms:
+        near = {w for w, _ in vectors.most_similar(plural, 10)}
+        stem_only += stem in near
+        both += stem in near and not near.isdisjoint(topics[stem])
+    return 100 * both / len(forms), 100 * stem_only / len(forms)
 
 
 def _gensim(cfg: Config, run: Run, sentences, ours: WordVectors, questions, seed: int) -> dict | None:  # type: ignore[no-untyped-def]

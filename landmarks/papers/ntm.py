@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.claims import REPRODUCED
 from landmarks.engine import Run, derive_seed, fit
 from landmarks.nn.memory import address, erase_and_add, read
 from landmarks.registry import Card, ClaimSpec
@@ -57,7 +58,8 @@ CARD = Card(
             "much faster than the LSTM)",
         ),
         ClaimSpec(
-            "at length 20, never seen in training: NTM wrong bits per sequence minus the LSTM's",
+            "at length 20, never seen in training: NTM wrong bits per sequence minus the LSTM's; "
+            "no number unless the NTM copies its training lengths (claim 1)",
             "< 0",
             "Fig. 4 and 5: the NTM copies sequences of length 20 to 120 almost perfectly; the "
             "LSTM loses the sequence soon after length 10",
@@ -97,8 +99,12 @@ CARD = Card(
         "model gets up to 2 fresh initializations of at most 3,000 steps, on the same batches, stopping at the first "
         "that solves 256 validation sequences of length 10 (≤ 0.1 wrong bits each, sequences apart "
         "from the test ones); the attempt with the lowest validation error is kept, and the "
-        "attempts used are recorded. Seed 4 is a miss this way: neither attempt solved length "
-        "10 within 3,000 steps (12.4 wrong bits, still falling). The learned sweep holds to "
+        "attempts run and the one kept are recorded (metric attempts; until 2026-11-29 it held "
+        "only the one kept). Seeds 2 and 4 are misses this way: neither attempt solved length "
+        "10 within 3,000 steps (seed 4: 12.4 wrong bits, still falling). Claim 2 then gets no "
+        "number, since a copy not learned cannot generalize; the difference is still reported "
+        "(bits_at_test_length_ntm_minus_lstm). Until 2026-11-29 it was checked anyway, and seed 2 "
+        "passed it with an NTM at 62 of 160 bits wrong against an LSTM at chance (78). The learned sweep holds to "
         "about twice the training length (seed 0: 0.45 and 2.0 wrong bits at lengths 15 and 20), "
         "then frays (9 % of bits wrong at 30, 26 % at 50), where the paper's NTM copied length "
         "120 after far longer training."
@@ -371,7 +377,8 @@ def reproduce(cfg: Config, run: Run) -> None:
             if score <= cfg.solved_bits:
                 break
         assert best is not None
-        _, models[name], histories[name], attempts_used[name] = best
+        _, models[name], histories[name], kept = best
+        attempts_used[name] = {"ran": attempt + 1, "kept": kept}
         model = models[name].eval()
         by_length[name] = {n: errors(model, n) for n in tests}
         run.log(
@@ -393,8 +400,12 @@ def reproduce(cfg: Config, run: Run) -> None:
                 "bits_at_test_length": [e["bits_at_test_length"] for e in h.evals],
             },
         )
-    run.check(CARD.claims[0], by_length["NTM"][cfg.max_length])
-    run.check(CARD.claims[1], by_length["NTM"][cfg.test_length] - by_length["LSTM"][cfg.test_length])
+    copies = run.check(CARD.claims[0], by_length["NTM"][cfg.max_length]).verdict == REPRODUCED
+    # generalizing a copy it has not learned says nothing: an NTM at 40 % wrong bits beat an LSTM
+    # at chance by that much on seed 2 (claim 1 failed there) and would have "passed"
+    gap = by_length["NTM"][cfg.test_length] - by_length["LSTM"][cfg.test_length]
+    run.metric("bits_at_test_length_ntm_minus_lstm", gap)  # reported whatever claim 1 finds
+    run.check(CARD.claims[1], gap if copies else float("nan"))
 
     _plot(run, cfg, models["NTM"], histories, by_length, tests)
 

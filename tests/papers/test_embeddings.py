@@ -112,3 +112,16 @@ def test_quick_run_writes_result(tmp_path: Path):
 def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]):
     assert main(["run", "embeddings", "--quick", "--set", "dim=0"]) == 2
     assert "dim must be >= 1" in capsys.readouterr().err
+
+
+def test_unseen_plural_claim_needs_training():
+    """The stem is near an unseen plural by spelling alone, even before training; the claim's
+    topic words are not, so an untrained model fails the claim."""
+    from landmarks.embeddings.fasttext import train_fasttext
+    from landmarks.papers.embeddings import unseen_neighbours
+
+    sentences = planted_corpus(np.random.default_rng(0), 2000)
+    untrained = train_fasttext(sentences, dim=50, epochs=0, seed=0)
+    meaning, spelling = unseen_neighbours(untrained, held_out_forms())
+    assert spelling >= 80  # what the claim used to measure: passed untrained
+    assert meaning < 80  # what it measures now

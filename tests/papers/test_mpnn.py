@@ -158,3 +158,24 @@ def test_master_node_keeps_the_invariances_and_reaches_across_the_molecule():
     h0, edges, attr = model._with_master_nodes(g, h)
     assert h0.shape[0] == g.x.shape[0] + 1 and edges.shape[1] == g.edge_index.shape[1] + 2 * g.x.shape[0]
     assert attr[-1, -1] == 1 and attr[0, -1] == 0
+
+
+def test_test_molecules_are_new():
+    """No test molecule repeats a training molecule or another test molecule (up to numbering),
+    and sizes that cannot give enough new molecules are refused."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from landmarks.data.molecules import graph_hash
+    from landmarks.errors import UserInputError
+
+    metrics: dict = {}
+    run = SimpleNamespace(data_dir=None, rng=lambda *_: np.random.default_rng(0), metric=metrics.__setitem__)
+    cfg = replace(mpnn.PRESETS["quick"], train=300, test=100, min_atoms=6, max_atoms=12)
+    train, test = mpnn._load(cfg, run)
+    assert len(train) == 300 and len(test) == 100
+    train_keys, test_keys = {graph_hash(m) for m in train}, [graph_hash(m) for m in test]
+    assert len(set(test_keys)) == 100 and not train_keys & set(test_keys)
+    assert metrics["test_repeats_skipped"] > 0  # at these sizes repeats do come up
+    with pytest.raises(UserInputError, match="too few distinct molecules"):
+        mpnn._load(replace(cfg, min_atoms=6, max_atoms=6), run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -56,6 +57,13 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
     for name in ("heads", "copy_error"):
         assert (tmp_path / "ntm" / f"{name}.png").exists()
+    # claim 2 (generalizing the copy) has a number only where claim 1 finds the copy learned
+    copies, generalizes = saved["claims"]
+    if copies["verdict"] != "reproduced":
+        assert generalizes["measured"] is None or math.isnan(generalizes["measured"])
+        assert generalizes["verdict"] == "not reproduced"
+    assert "bits_at_test_length_ntm_minus_lstm" in saved["metrics"]
+    assert all(set(a) == {"ran", "kept"} for a in saved["metrics"]["attempts"].values())
 
 
 def test_bad_settings_exit_2(capsys):
