@@ -84,7 +84,8 @@ CARD = Card(
         ),
         ClaimSpec(
             "dropout shrinks the train–test gap: (train − test accuracy) with dropout minus "
-            "without, at the end of training",
+            "without, at the end of training; no number if dropout lowered test accuracy (a net that "
+            "fits worse has a smaller gap too)",
             "< 0",
             "Sec. 4.2: without dropout the network overfits substantially; dropout roughly "
             "doubles the steps to converge",
@@ -153,6 +154,10 @@ CARD = Card(
         "it back): on standardized inputs the α-term is negligible and LRN only scales by "
         "2^-0.75, it doubled the time per step, and an eight-layer variant with LRN and two "
         "hidden fully connected layers sat at chance for about 400 steps with ReLU. "
+        "Claim 2 is gated since 2026-11-29: until then a smaller gap counted whatever it came "
+        "from, and on seed 2 dropout lowered test accuracy (0.663 → 0.641) while it shrank the "
+        "gap by lowering training accuracy (0.998 → 0.865); the paper's point is that without "
+        "dropout the net overfits, not that it fits worse with it. "
         "The train–test gap uses the 2,000 training images of the regularization runs (without "
         "augmentation) and 2,000 held-out images, both in eval mode. A linear classifier on the "
         "pixels of the procedural set stays near chance (``linear_probe_accuracy``; recorded in "
@@ -522,7 +527,11 @@ def reproduce(cfg: Config, run: Run) -> None:
         final["relu"]["steps_to_target_error"], final["tanh"]["steps_to_target_error"], cfg.fig1_steps
     )
     run.check(CARD.claims[0], ratio)
-    run.check(CARD.claims[1], final["+dropout"]["gap"] - final["relu (small set)"]["gap"])
+    # a net that fits its training set worse also shows a smaller gap: the gap counts only when
+    # dropout did not cost test accuracy, which is what "without dropout it overfits" says
+    dropout, plain = final["+dropout"], final["relu (small set)"]
+    helps = dropout["test_accuracy"] >= plain["test_accuracy"]
+    run.check(CARD.claims[1], dropout["gap"] - plain["gap"] if helps else float("nan"))
     run.check(
         CARD.claims[2], final["+augmentation"]["test_accuracy"] - final["relu (small set)"]["test_accuracy"]
     )

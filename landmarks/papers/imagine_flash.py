@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from landmarks.claims import REPRODUCED
 from landmarks.data.shapes import PlainShapes
 from landmarks.engine import Run, fit, warmup_cosine
 from landmarks.engine.optim import adamw
@@ -83,9 +84,16 @@ CARD = Card(
     ],
     claims=[
         ClaimSpec(
+            "diversity: the backward-distilled 3-step student's within-class spread (per-pixel standard "
+            "deviation across a class's samples) over real images'",
+            ">= 0.5",
+            "Abstract: 'high-fidelity, diverse sample generation using just one to three steps'",
+        ),
+        ClaimSpec(
             "the backward-distilled 3-step student's class accuracy (fixed classifier, 1,000 samples, "
-            "w = 1) minus the teacher's sampled with 3 DDIM steps (w = 3, the same x_T): points. Accuracy "
-            "cannot see diversity: the within-class spread beside it can",
+            "w = 1) minus the teacher's sampled with 3 DDIM steps (w = 3, the same x_T): points; no "
+            "number unless the student keeps its diversity (claim 1): one clean image per class "
+            "would score highest",
             "> 0",
             "Abstract, Sec. 4: in 3 steps, performance comparable to the teacher's full sampler, which itself degrades in so few steps",
         ),
@@ -97,7 +105,8 @@ CARD = Card(
         ),
         ClaimSpec(
             "the backward-distilled student's class accuracy minus the forward-distilled student's (same "
-            "teacher, loss, steps and batches; only where x_t comes from differs): points",
+            "teacher, loss, steps and batches; only where x_t comes from differs): points; no number "
+            "unless the backward student keeps its diversity (claim 1)",
             "> 0",
             "Sec. 4, ablations: removing backward distillation degrades the 3-step samples",
         ),
@@ -142,33 +151,32 @@ CARD = Card(
         "Fig. 1": "samples in 1, 2 and 3 steps",
     },
     notes=(
-        "Measured alone on two cores with the classifier cached: 335, 354 and 368 s on seeds 0, 1 and "
-        "2, in a stretch when this shared machine ran a UNet training step 5 to 11 % slower than an "
-        "hour before (then, with the classifier still contiguous: 311 s on seed 0, 327 s on seed 2, "
-        "341 s on seed 1 training its classifier, which a first run does: about 10 s). The budget is "
-        "360 s. Verdicts, seeds 0 / 1 / 2: claim 1 (accuracy, student minus the 3-step teacher) +33.0 "
-        "/ +24.0 / +40.6 points; claim 2 (the 3-step teacher's FID over the student's) 0.94 / 5.76 / "
-        "1.56; claim 3 (accuracy, backward minus forward) +24.4 / 0.0 / +13.9 points (seed 1: both "
-        "students at 100 %); claim 4 (forward FID over backward) 1.47 / 3.05 / 1.24. Only seed 2 "
-        "reproduces all four.\n\n"
+        "Measured alone on two cores of a normal-speed host with the classifier cached: 335, 354 "
+        "and 368 s on seeds 0, 1 and 2 (the budget is 360 s); on the slow hosts of 2026-11-28/29 "
+        "(a third of the matmul throughput) 570 to 650 s. The verdicts per seed are in RESULTS.md.\n\n"
+        "Claim 1 and its gate (added 2026-11-29). Until then the two accuracy claims stood alone "
+        "and passed on most seeds, because both students collapse (below): a sampler that draws "
+        "one clean image per class is the easiest to classify. The paper's abstract claims diverse "
+        "samples in one to three steps, so diversity is now a claim of its own, and the accuracy "
+        "gaps count only when the backward student keeps at least half the within-class spread "
+        "of real images; they are recorded either way (`accuracy_gaps_points`). The bar of one "
+        "half is a round number set with the gate; the students measure about 0.15 of the real "
+        "spread, so no nearby choice would change a verdict.\n\n"
         "What the students learned: one image per class. Both students, backward and forward, draw "
-        "nearly the same picture for every x_T of a class: the within-class spread (per-pixel standard "
-        "deviation across a class's samples) falls to 0.04 to 0.10 against 0.25 to 0.29 for the teacher "
-        "and 0.28 for real images, on every seed. That is why the accuracy claims pass (a clean "
-        "prototype is easy to classify; seed 1's students both score 100 %). The Fréchet distance in "
-        "the classifier's features sees the missing diversity only in part: the backward student's is "
-        "6 % above the 3-step teacher's on seed 0 and below it on seeds 1 and 2. The cause, as far as "
-        "the toy shows: the shifted reconstruction loss regresses the student onto the teacher's "
-        "posterior mean x̂_0 of a freshly re-noised copy of its own estimate; the mean pulls towards the "
-        "class's average, repeated over steps of training it contracts every x_T onto one fixed point, "
-        "and guidance (w = 3 in the targets) sharpens that point into the class prototype. The toy has "
-        "no adversarial or distribution-matching term that would push diversity back. Backward "
-        "distillation still beats forward here: its accuracy is higher on seeds 0 and 2 (+24.4 and "
-        "+13.9 points; both at 100 % on seed 1) and its FID lower on every seed (claim 4). Runs of an "
-        "earlier version (another classifier, AdamW's for-loop update) measured accuracy gaps of "
-        "+17.4, −3.6 and +6.9 points.\n\n"
-        "Noise correction: the teacher's 3-step accuracy falls with it on every seed (0.58 → 0.51, 0.76 "
-        "→ 0.73, 0.55 → 0.49) and the student's by 0 to 3 points. With LDM's schedule ᾱ_T = 0.0043, not "
+        "nearly the same picture for every x_T of a class: the within-class spread falls to 0.04 to "
+        "0.08 against 0.25 to 0.31 for the teacher and 0.28 for real images (runs of 2026-11-28, "
+        "seeds 0 to 2). The Fréchet distance in the classifier's features sees the missing "
+        "diversity only in part (claims 3 and 5 use it as measured). The cause, as far as the toy "
+        "shows: the shifted reconstruction loss regresses the student onto the teacher's posterior "
+        "mean x̂_0 of a freshly re-noised copy of its own estimate; the mean pulls towards the "
+        "class's average, repeated over steps of training it contracts every x_T onto one fixed "
+        "point, and guidance (w = 3 in the targets) sharpens that point into the class prototype. "
+        "The toy has no adversarial or distribution-matching term that would push diversity back. "
+        "With the students collapsed, which of them classifies better varies with the seed (the "
+        "same runs: backward minus forward +24.4, −17.8 and +15.1 points).\n\n"
+        "Noise correction: in the same runs the teacher's 3-step accuracy falls with it on every "
+        "seed (0.58 → 0.51, 0.72 → 0.71, 0.60 → 0.55) and the backward student's by 1.7 to 4.4 points. "
+        "With LDM's schedule ᾱ_T = 0.0043, not "
         "0: x_T keeps a trace of the data in training, so the model's ε̂ at T is not exactly x_T, and "
         "replacing it throws that away. The paper's singularity is that of a zero-terminal-SNR "
         "schedule, which this toy does not use.\n\n"
@@ -585,10 +593,18 @@ def reproduce(cfg: Config, run: Run) -> None:
     run.metric("classifier_real_accuracy", quality.real_accuracy)
     run.metric("fid_real_floor", quality.real_floor(cfg.samples))
 
-    run.check(CARD.claims[0], 100 * (back["accuracy"] - teacher3["accuracy"]))
-    run.check(CARD.claims[1], teacher3["fid"] / back["fid"])
-    run.check(CARD.claims[2], 100 * (back["accuracy"] - fwd["accuracy"]))
-    run.check(CARD.claims[3], fwd["fid"] / back["fid"])
+    diverse = run.check(CARD.claims[0], back["within_class_spread"] / real_spread).verdict == REPRODUCED
+    # accuracy rewards a sampler that draws one clean prototype per class: it counts only when the
+    # student's samples of a class still differ as real ones do (the gaps stay in `samples` anyway)
+    gap_teacher = 100 * (back["accuracy"] - teacher3["accuracy"])
+    gap_forward = 100 * (back["accuracy"] - fwd["accuracy"])
+    run.metric(
+        "accuracy_gaps_points", {"backward - teacher 3 steps": gap_teacher, "backward - forward": gap_forward}
+    )
+    run.check(CARD.claims[1], gap_teacher if diverse else float("nan"))
+    run.check(CARD.claims[2], teacher3["fid"] / back["fid"])
+    run.check(CARD.claims[3], gap_forward if diverse else float("nan"))
+    run.check(CARD.claims[4], fwd["fid"] / back["fid"])
 
     _plot_samples(run, samples, images.classes, cfg)
     _plot_curves(run, curves, rows, cfg)

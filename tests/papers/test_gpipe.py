@@ -81,6 +81,17 @@ def test_rematerialization_holds_less_for_the_backward_pass(one_process_group):
     assert stored == remat + 4 * 2 * (4 * 32 * 4)  # and the two hidden activations of every micro-batch
 
 
+def test_peak_with_rematerialization_adds_one_micro_batch_recomputed():
+    # Stage 0 of the default run: 1 MiB per micro-batch input; 8 more held per micro-batch
+    # without re-materialization. With it, the first backward holds the 4 inputs and one
+    # micro-batch's 8 recomputed activations.
+    mib = 1 << 20
+    peaks = gpipe.peak_activation_bytes([36 * mib, 40 * mib], [4 * mib, 12 * mib], 4)
+    assert peaks == {"without": [36 * mib, 40 * mib], "with": [12 * mib, 19 * mib]}
+    # One micro-batch: nothing is saved, re-materialization recomputes everything at once.
+    assert gpipe.peak_activation_bytes([9], [1], 1) == {"without": [9], "with": [9]}
+
+
 def test_quick_run_spawns_its_stages(tmp_path: Path):
     from landmarks.runner import run_paper
 

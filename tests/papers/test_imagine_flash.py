@@ -145,6 +145,14 @@ def test_quick_run_writes_result(tmp_path):
         0 <= r["accuracy"] <= 1 and r["fid"] >= 0 and r["within_class_spread"] >= 0 for r in rows.values()
     )
     assert saved["metrics"]["student_timesteps"] == [19, 12, 6]
+    # the accuracy gaps (claims 2 and 4) are numbers only when the student kept its diversity
+    diverse = saved["claims"][0]["verdict"] == "reproduced"
+    for gated in (saved["claims"][1], saved["claims"][3]):
+        assert (gated["measured"] is not None and gated["measured"] == gated["measured"]) == diverse
+    assert set(saved["metrics"]["accuracy_gaps_points"]) == {
+        "backward - teacher 3 steps",
+        "backward - forward",
+    }
     curves = saved["metrics"]["curves"]
     assert curves["backward"]["accuracy"][0] == curves["forward"]["accuracy"][0]  # both start as the teacher
     for plot in ("samples.png", "distillation.png"):

@@ -119,6 +119,27 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
     assert len(saved["claims"]) == len(nw.CARD.claims)
     assert (tmp_path / "mdl-noisy-weights" / "noisy_weights.png").exists()
+    m = saved["metrics"]
+    assert m["description_length_saved_bits"] == pytest.approx(
+        m["data_bits_without_a_net"] - m["data_bits"] - m["weight_bits"]
+    )
+    share = saved["claims"][3]["measured"]  # a number only when the weights pay for themselves
+    assert (share is not None and share == share) == (saved["claims"][2]["verdict"] == "reproduced")
+
+
+def test_an_untrained_net_does_not_pay_for_its_weights():
+    """Claim 3 can fail: at its initial noise the net costs bits and saves none in the misfit."""
+    cfg = nw.Config()
+    net = nw.NoisyWeightNet(cfg.inputs, cfg.hidden, cfg.init_std, torch.Generator().manual_seed(0))
+    prior = nw.MixturePrior(cfg.components)
+    x = torch.randn(cfg.train, cfg.inputs, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = torch.randn(cfg.train, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    with torch.no_grad():
+        mu, s = net.weights()
+        weights = float(nw.kl_to_mixture_bits(mu, s, prior, cfg.kl_points))
+        misfit = float(nw.data_bits(net.expected_squared_error(x, y, cfg.quadrature)))
+    assert float(nw.data_bits((y - y.mean()) ** 2)) - misfit - weights < 0
+    assert 0.05 < weights / (mu.numel() * 32) < 0.1  # while its share of 32 bits is already below 0.1
 
 
 def test_bad_settings_exit_2(capsys):
