@@ -302,3 +302,19 @@ def test_sorting_ties_go_to_the_lower_index() -> None:
     assert argsort_target(values, torch.tensor([4])).tolist() == [[1, 3, 0, 2, -1]]
     with pytest.raises(ValueError, match="n_min"):
         SortingTask(0, 3)
+
+
+def test_nearest_neighbour_tour_matches_a_plain_loop_and_never_beats_the_optimum():
+    from landmarks.data.geometry import TSPTask, nearest_neighbour_tour, tour_length
+
+    batch = TSPTask(6).sample(64, torch.Generator().manual_seed(3))
+    tours = nearest_neighbour_tour(batch.points)
+    for pts, tour in zip(batch.points.double(), tours, strict=True):
+        left, route = set(range(1, 6)), [0]
+        while left:
+            nxt = min(left, key=lambda j: float((pts[j] - pts[route[-1]]).norm()))
+            route.append(nxt)
+            left.remove(nxt)
+        assert tour.tolist() == route
+    heuristic, optimal = tour_length(batch.points, tours), tour_length(batch.points, batch.target)
+    assert bool((heuristic >= optimal - 1e-9).all()) and float(heuristic.mean()) > float(optimal.mean())

@@ -223,6 +223,24 @@ def tour_length(points: torch.Tensor | np.ndarray, tour: torch.Tensor | np.ndarr
     return (visited - visited.roll(-1, dims=-2)).norm(dim=-1).sum(dim=-1)
 
 
+def nearest_neighbour_tour(points: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The nearest-neighbour heuristic, batched: from city 0, always on to the closest city not
+    yet visited. points: (..., n, 2); returns (..., n) int64 indices, a baseline that needs no
+    learning (the paper's Table 2 compares the Ptr-Net with such heuristics)."""
+    points = torch.as_tensor(points).double()
+    n = points.shape[-2]
+    dist = torch.cdist(points, points)  # (..., n, n)
+    visited = torch.zeros(points.shape[:-1], dtype=torch.bool, device=points.device)
+    current = torch.zeros(points.shape[:-2], dtype=torch.long, device=points.device)
+    tour = [current]
+    for _ in range(n - 1):
+        visited.scatter_(-1, current.unsqueeze(-1), True)
+        row = dist.gather(-2, current[..., None, None].expand(*current.shape, 1, n)).squeeze(-2)
+        current = row.masked_fill(visited, float("inf")).argmin(-1)
+        tour.append(current)
+    return torch.stack(tour, dim=-1)
+
+
 def is_valid_tour(tour: torch.Tensor, n: int) -> torch.Tensor:
     """(..., n) indices -> (...) bool: each row visits every city 0..n-1 exactly once."""
     if tour.shape[-1] != n:

@@ -134,6 +134,15 @@ CARD = Card(
         "item at about 0.2 from itself and two random strings at about 0.9 from each other, below "
         "their 1.05 to the texts, an effect of its block overhead on 4 kB inputs rather than "
         "information the random strings share. "
+        "Claim 4 compares as the catalog states it, and the comparison is not even: the LSTM "
+        "learned from the training text, while zlib and bz2 see only the held-out 20,000 "
+        "characters (and the LSTM's own size, which a two-part code would add, is not counted). "
+        "Since 2026-11-29 the run also records each compressor primed with the last 800,000 "
+        "characters of the training text, the held-out text's extra compressed size "
+        "(``held_out_bits_per_char_primed_with_training_text``), an upper bound on K(test | "
+        "train). Primed, lzma and bz2 beat the 400-step LSTM (an audit measured about 2.4 to 2.5 "
+        "bits per character against its 2.6); the claim is kept as the catalog words it, and "
+        "this is the number to read beside it. "
         "Throughput, plain Python on one thread of a shared 2-core Xeon CPU: the order-2 "
         "context-count coder encodes 200 kB of Shakespeare at about 240 kB/s and decodes at "
         "about 150 kB/s, and the LSTM-driven ``CharModelCoder`` (256 units, 82 characters) "
@@ -205,6 +214,9 @@ def ncd_clustering(
 
 
 # ---- the experiment ------------------------------------------------------------------------------------
+
+
+PRIMING_CHARS = 800_000  # training text a compressor may draw on: within bz2's 900 kB block
 
 
 @dataclass(frozen=True)
@@ -310,6 +322,16 @@ def reproduce(cfg: Config, run: Run) -> None:
         "arithmetic + order-2 counts": 8 * len(encode(list(text), AdaptiveContextModel(2))) / len(held_out),
     }
     run.log("held-out bits per character: " + ", ".join(f"{k} {v:.3f}" for k, v in bits.items()))
+    # The LSTM learned from the training text; the compressors above saw only the held-out text.
+    # Given that text too, a compressor's extra output for the held-out part bounds K(test | train).
+    context = data.vocab.decode(data.train[-PRIMING_CHARS:].tolist()).encode()
+    primed = {
+        name: 8 * (compressed_size(context + text, name) - compressed_size(context, name)) / len(held_out)
+        for name in COMPRESSORS
+    }
+    run.log(
+        "the same, primed with the training text: " + ", ".join(f"{k} {v:.3f}" for k, v in primed.items())
+    )
 
     run.metric("random_bytes_compressed_share", ratios)
     run.metric("counting_shares", {f"k={k + 1}": s for k, s in enumerate(shares)})
@@ -321,6 +343,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         "ncd_nearest_neighbour_same_source_by_compressor", {name: r[3] for name, r in by_compressor.items()}
     )
     run.metric("held_out_bits_per_char", bits)
+    run.metric("held_out_bits_per_char_primed_with_training_text", primed)
     run.metric("char_lstm_train_seconds", round(history.seconds, 2))
     run.metric("crc32_of_held_out_text", zlib.crc32(text))
 

@@ -40,6 +40,7 @@ from landmarks.data.geometry import (
     TSPTask,
     hull_area_coverage,
     is_valid_tour,
+    nearest_neighbour_tour,
     tour_length,
 )
 from landmarks.data.synthetic import batches, eval_set
@@ -131,7 +132,12 @@ CARD = Card(
         "n = 10 test sets go wrong at the first pointer. With 3000 hull steps, exact accuracy at "
         "n = 10 ended between 0.67 and 0.71 across seeds 0–2; 5000 steps lift it, as a 256-unit "
         "LSTM also does, but that costs about three times as much per step. TSP needs its 1000 "
-        "steps: with 700 the tour ratio on seed 0 was 1.08."
+        "steps: with 700 the tour ratio on seed 0 was 1.08. "
+        "The TSP bar of 1.05 is loose at n = 5: the nearest-neighbour heuristic, which learns "
+        "nothing, is within it on the same test sets (1.040, 1.043 and 1.039 on seeds 0 to 2; "
+        "recorded as ``tsp_nearest_neighbour_length_ratio``), so the claim shows that the Ptr-Net "
+        "learned to make tours, and its distance below the heuristic's ratio is what shows it "
+        "learned more than the greedy rule."
     ),
 )
 
@@ -371,6 +377,7 @@ def reproduce(cfg: Config, run: Run) -> None:
         mean_length[label] = float(tour_length(tsp_test.points, tours[label].clamp(min=0)).mean())
     beam_label = f"beam{cfg.beam}"
     ratio = mean_length[beam_label] / float(optimal.mean())
+    heuristic = float(tour_length(tsp_test.points, nearest_neighbour_tour(tsp_test.points)).mean())
     run.log(
         f"TSP n={cfg.tsp_n}: optimal {float(optimal.mean()):.4f}, greedy {mean_length['greedy']:.4f}, "
         f"beam {cfg.beam} {mean_length[beam_label]:.4f} (ratio {ratio:.4f})"
@@ -385,6 +392,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     run.metric("tsp_mean_length", mean_length)
     run.metric("tsp_valid_tour_share", valid)
     run.metric("tsp_length_ratio", ratio)
+    run.metric("tsp_nearest_neighbour_length_ratio", heuristic / float(optimal.mean()))  # no learning
     run.metric("tsp_exact_accuracy", exact_accuracy(tours[beam_label], tsp_test.target))
     run.metric(
         "train_seconds",
