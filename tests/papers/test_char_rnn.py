@@ -95,6 +95,17 @@ def test_text_properties() -> None:
     assert all(len(p) == len(text) for p in props.values())
 
 
+def test_a_speaker_line_opens_a_block() -> None:
+    from landmarks.papers.char_rnn import speaker_line_share, speaker_lines
+
+    text = "HERMIA.\nI am amazed.\nAmen.\n\nHam.\nTo be.\n\n[Exit.]\n\nFirst Citizen:\nSpeak."
+    lines = text.split("\n")
+    named = [line for line, is_name in zip(lines, speaker_lines(lines), strict=True) if is_name]
+    assert named == ["HERMIA.", "Ham.", "First Citizen:"]  # not "Amen." inside a speech, nor "[Exit.]"
+    assert speaker_line_share(text) == 3 / 8
+    assert speaker_line_share("") == 0.0
+
+
 def test_correlations_match_numpy() -> None:
     g = torch.Generator().manual_seed(0)
     trace = torch.randn(200, 5, generator=g, dtype=torch.float64)
