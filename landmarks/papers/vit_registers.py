@@ -127,8 +127,7 @@ CARD = Card(
         "classes (or CIFAR-10 with --data-dir); a ViT with 4×4 patches (64 of them), 6 blocks of 64 "
         "dimensions and 4 heads, about 0.3 M parameters",
         "hundreds of epochs → 700 steps of 128 images (about 9 epochs) per model: about 270 s for "
-        "both on two CPU threads of a normal-speed host (590 to 740 s on the slow hosts of "
-        "2026-11-29)",
+        "both on two CPU threads",
         "the paper's cut-off (norm > 150, normal tokens < 100) → the same ratio to each model's own "
         "bulk: norm > 1.5 × the 95th percentile of its patch-token norms (the notes)",
         "artefacts in the attention maps → the entropy of the class token's attention over the "
@@ -181,9 +180,9 @@ CARD = Card(
         "from converged. Entropy with registers minus without: +0.24, -0.26, -0.16 nats. As the "
         "paper's Fig. 4 says of small, briefly trained ViTs, the phenomenon does not appear at 0.3 M "
         "parameters and 10 epochs. The default now trains 700 steps, since 800 took 311 s against "
-        "the 5-minute budget; at 700 the picture is the same (RESULTS.md has every seed; runs of "
-        "2026-11-29: 0.034, 0.023 and 0.020 % outliers without registers, accuracy with registers "
-        "minus without +1.2, +0.6 and +2.25 points at 43-47 %)."
+        "the 5-minute budget; at 700 (262 and 270 s on seeds 1 and 2, seed 0 in RESULTS.md) the "
+        "picture is the same: 0.112 and 0.013 % outliers without registers, accuracy with "
+        "registers minus without -1.1 and -1.05 points at 45-48 %, entropy -0.35 and +0.16 nats."
     ),
 )
 
