@@ -124,7 +124,7 @@ CARD = Card(
         "default), and the slope over all of them is reported beside (log_log_slope). Until "
         "2026-11-29 it fitted all six and passed at 0.10 to 0.11 on seeds 0-2, but the cost is "
         "not a power of n there: it fell from about 430 to 265 distance computations between "
-        "3,125 and 12,500 vectors, where a search at ef = 50 visits much of a small graph, and "
+        "3,125 and 12,500 vectors, where a search at ef = 64 visits much of a small graph, and "
         "then rose to about 560 at 100,000, a local slope of about 0.36, faster than log n (which "
         "would give about 0.1). One line through that U read as log n. "
         "The graph kernels are compiled by numba when it is installed; without it they run as "
