@@ -127,7 +127,8 @@ CARD = Card(
         "classes (or CIFAR-10 with --data-dir); a ViT with 4×4 patches (64 of them), 6 blocks of 64 "
         "dimensions and 4 heads, about 0.3 M parameters",
         "hundreds of epochs → 700 steps of 128 images (about 9 epochs) per model: about 270 s for "
-        "both on two CPU threads",
+        "both on two CPU threads of a normal-speed host (two to three times that on the slower "
+        "hosts of late 2026; RESULTS.md has each run's seconds)",
         "the paper's cut-off (norm > 150, normal tokens < 100) → the same ratio to each model's own "
         "bulk: norm > 1.5 × the 95th percentile of its patch-token norms (the notes)",
         "artefacts in the attention maps → the entropy of the class token's attention over the "
@@ -180,9 +181,10 @@ CARD = Card(
         "from converged. Entropy with registers minus without: +0.24, -0.26, -0.16 nats. As the "
         "paper's Fig. 4 says of small, briefly trained ViTs, the phenomenon does not appear at 0.3 M "
         "parameters and 10 epochs. The default now trains 700 steps, since 800 took 311 s against "
-        "the 5-minute budget; at 700 (262 and 270 s on seeds 1 and 2, seed 0 in RESULTS.md) the "
-        "picture is the same: 0.112 and 0.013 % outliers without registers, accuracy with "
-        "registers minus without -1.1 and -1.05 points at 45-48 %, entropy -0.35 and +0.16 nats."
+        "the 5-minute budget; at 700 the picture is the same: a few hundredths of a percent of outlier tokens "
+        "without registers, and accuracy with registers 0.6 to 2.25 points above without, so that "
+        "claim 3's [-1, 1] fails on the seeds where registers help most (RESULTS.md has every "
+        "seed's numbers)."
     ),
 )
 
