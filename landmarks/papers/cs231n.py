@@ -144,9 +144,10 @@ CARD = Card(
         "but not claimed: their ReLU and max-pool kinks make the course itself accept larger "
         "errors there (up to 8e-5 for the ConvNet over seeds 0-39). The dropout check fixes the "
         "mask by reseeding it on every call, as the course fixes dropout's seed. "
-        "Seeds 0-2 of the default run (one CPU thread, 17 s each): kNN (k = 1 chosen every time) "
-        "98.1-98.6 %, linear SVM 93.9-96.4 %, softmax 94.7-97.2 %, two-layer net 95.5-98.6 %, "
-        "ConvNet 97.2-99.2 %; the two-layer net fell below kNN on seeds 0 and 1 and tied it on "
+        "Seeds 0-2 of the default run (about 15 s on a normal-speed host and about three times "
+        "that on the slow AMD host; each seed's seconds are in RESULTS.md): kNN (k = 1 chosen every time) 98.1-98.6 %, linear SVM "
+        "93.9-96.4 %, softmax 94.7-97.2 %, two-layer net 95.5-98.6 %, ConvNet 97.2-99.2 %; the "
+        "two-layer net fell below kNN on seeds 0 and 1 and tied it on "
         "seed 2. On one H100 the same run took 43 s with the same verdicts: these tensors are too "
         "small for a GPU, and every step waits for its loss."
     ),
