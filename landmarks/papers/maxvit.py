@@ -168,7 +168,8 @@ CARD = Card(
     ],
     shrinks=[
         "ImageNet classification → a procedural three-way layout task on 48 × 48 images (four coloured "
-        "shapes of four kinds on a torus; which of them pair up), drawn fresh for every batch",
+        "shapes on a torus, two of each of two kinds out of four; which of them pair up), drawn fresh "
+        "for every batch",
         "MaxViT-T's four stages of 2-5 blocks (31 M parameters) → the two-conv stem of 8 channels and "
         "one stage of one MaxViT block of 32 channels in 4 heads (37 k parameters); P = G = 2 on its "
         "12 × 12 map instead of 7, so that a grid group holds four pixels half an image apart, as the "
@@ -189,7 +190,7 @@ CARD = Card(
         "attention cost (Sec. 3.1)": "Max-SA linear in the spatial size, full self-attention quadratic",
     },
     notes=(
-        "Claim 1 times the attention operator alone, softmax(QKᵀ/√d)V over the groups each scheme "
+        "Claims 3 and 4 time the attention operator alone, softmax(QKᵀ/√d)V over the groups each scheme "
         "forms (Q = K = V = the map's 64 channels in 2 heads of 32, as MaxViT-T's first stage), with "
         "the block and grid partitions and their inverses included, on maps of 32², 48², 64² and 96² "
         "pixels with P = G = 16 and one image. The sizes were chosen so that the smallest call still "
@@ -204,7 +205,7 @@ CARD = Card(
         "2.19 to 2.2, its 16² calls, resident in the 1 MB L2 cache, running about twice as fast per "
         "FLOP as the larger ones; hence 32² to 96² and CPU time. The FLOP "
         "exponents are exact (1.000 and 2.000), as the arithmetic says. "
-        "Claim 2's task is built so that the block-only twin cannot beat chance, not merely so that "
+        "Claim 5's task is built so that the block-only twin cannot beat chance, not merely so that "
         "it learns slower: the shapes' centres lie 24 pixels apart and no shape reaches more than "
         "4.2 pixels (+ 0.5 of anti-aliasing) from its centre, while a 2 × 2 window of the 12 × 12 "
         "map (8 pixels) sees 15 pixels of the image through the stem's and MBConv's 3 × 3 "
