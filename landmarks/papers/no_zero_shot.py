@@ -110,11 +110,12 @@ CARD = Card(
         "shapes) in 20,000 generated 32×32 image–caption pairs, frequencies Zipf with exponent 3 "
         "(the most common concept 1000 × the rarest in expectation: three decades, about 17 to "
         "17,000 pairs, where the paper spans about six)",
-        "34 pretrained models (ResNet-50 to ViT-bigG) → one CLIP of about 0.4 M parameters (image: "
+        "34 pretrained models (ResNet-50 to ViT-bigG) → one CLIP of about 0.37 M parameters (image: "
         "six 3×3 convolutions at widths 32, 64, 128; text: width 64, 2 layers; a 64-d joint "
         "space), trained from scratch per seed for 1,000 steps of 128 pairs (about 6 epochs)",
-        "captions from web alt-text → templated captions of 1 to 6 words (shape, and colour and "
-        "place each named half of the time), tokenized at word level (25 words)",
+        "captions from web alt-text → templated captions of 2 to 6 words (shape, and colour and "
+        "place each named half of the time), tokenized at word level (25 tokens, <pad> and <eos> "
+        "included)",
         "the test sets (ImageNet, CIFAR, …) → a balanced held-out set of 100 images per concept",
         "frequency estimated by a search index and RAM++ image tagging → counted exactly",
     ],
@@ -144,16 +145,18 @@ CARD = Card(
         "accuracy still depends on data. The exponent was raised to 3 after that run so that the "
         "rarest concepts get tens of pairs; the thresholds (slope > 0, R² ≥ 0.7, the catalog's) "
         "were fixed before any run and not changed. "
-        "Measured with the default preset (1,000 steps; one thread on a shared machine, about "
-        "260 s of CPU per run): seed 0, slope 33.7 points per decade, R² 0.668 (not reproduced); "
-        "seed 1, 10.4 points, R² 0.261 (not reproduced); seed 2, 31.4 points, R² 0.710 "
-        "(reproduced); the slope is positive for every seed, and pooled over the three seeds (30 "
-        "concept-runs) it is 25.1 points per decade with R² 0.50. What the line misses is each "
+        "Measured with the default preset on seeds 0-2, on an Intel and an AMD host (1,000 steps; "
+        "about 180 s a run on a normal host, 420-480 s on a slow one; per-seed numbers in "
+        "RESULTS.md): the slope is positive on every seed, from about 13 to about 39 points per "
+        "decade, but R² runs from about 0.4 to 0.75, above 0.7 on some seeds and not on others; "
+        "pooled over three seeds (30 concept-runs) the slope is about 25 to 28 points per decade "
+        "with R² about 0.5. What the line misses is each "
         "shape's own difficulty: with ten concepts, one hard shape at a high count (frame at 656 "
-        "pairs, 44 %, seed 1) or an easy one in the tail (star at 40 pairs, 77 %, seed 1) moves R² "
+        "pairs, about 40 %, seed 1) or an easy one in the tail (star at 40 pairs, about 70 %, seed 1) moves R² "
         "a lot, where the paper averages over thousands of concepts. The rarest concepts often "
-        "score below chance (0-4 % at 11-66 pairs, seeds 0 and 2): the prompts of frequent "
-        "concepts win their images, the prior of the pretraining set showing through."
+        "score below chance (as low as 0 % at tens of pairs, on some seeds not on others): the "
+        "prompts of frequent concepts win their images, the prior of the pretraining set showing "
+        "through."
     ),
 )
 
