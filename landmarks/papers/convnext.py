@@ -24,8 +24,9 @@ This module, in that order: the channels-first LayerNorm, drop path, the ConvNeX
 stages, stem and head, ConvNeXt-T/S/B/L of Sec. 3 (parameter names match timm ≥ 1.0, so
 ``timm.create_model("convnext_tiny").state_dict()`` loads as it is, via ``from_timm``), and the
 modernization ladder of Fig. 2 at toy scale (32×32 images, 10 classes): one model builder per
-step, each taking a width so that the rungs can be compared at equal parameter counts.
-``reproduce`` trains every rung at one parameter count, with one recipe and the same batches,
+step, each taking a width so that the rungs can be compared at about equal parameter counts.
+``reproduce`` trains every rung at the width whose parameter count is closest to one target
+(0.2 M; the rungs land at 0.18 to 0.21 M), with one recipe and the same batches,
 on the procedural shapes set (``landmarks.data.shapes``), and reports the ladder as a table
 and a plot.
 """
@@ -449,7 +450,7 @@ def from_timm(state_dict: Mapping[str, torch.Tensor]) -> ConvNeXt:
 # patchify stem on 32×32 would leave 8×8 maps and a last stage of 1×1. ``width`` is the paper's
 # "width" (64 in ResNet-50, 96 after Sec. 2.3): the stem's output channels and the narrow
 # dimension of the first stage's blocks; stage i uses width·2^i. ResNeXt-ify's "wider" comes
-# from comparing rungs at equal parameters: a depthwise conv frees parameters, so the matched
+# from comparing rungs at about equal parameters: a depthwise conv frees parameters, so the matched
 # width grows.
 
 TOY_RESNET_DEPTHS = (1, 1, 2, 1)  # ResNet-50's 3:4:6:3, shrunk
@@ -726,7 +727,7 @@ PRESETS = {
 
 
 def reproduce(cfg: Config, run: Run) -> None:
-    """Train every rung of the ladder at one parameter count, with one recipe and the same
+    """Train every rung of the ladder at about one parameter count, with one recipe and the same
     batches; record width, parameters, multiply-adds, test accuracy and seconds per rung."""
     from landmarks.data.augment import random_crop, random_flip
     from landmarks.data.shapes import load_image_set, standardize

@@ -597,7 +597,7 @@ def reproduce(cfg: Config, run: Run) -> None:
     grids: dict[str, Tensor] = {}
 
     def train_and_sample(space: Space, data: Tensor, prepare_seconds: float, steps: int) -> UNet:
-        torch.manual_seed(derive_seed(run.seed, run.paper, "init", "unet"))  # the same init for both
+        torch.manual_seed(derive_seed(run.seed, run.paper, "init", "unet"))  # the same init seed for both
         model = denoiser(space.shape[0], cfg, k).to(run.device)
         history = train_diffusion(
             run, space.name, model, schedule, data, y_train, cfg, steps, evaluator(space)
