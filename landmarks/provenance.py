@@ -8,7 +8,11 @@ from the current one was computed by other code, and the report marks it.
 
 The fingerprint reads the files and parses them; it imports nothing, so it is cheap and needs no
 torch. It hashes the syntax tree without docstrings, so comments, docstrings and formatting do not
-count as a change; everything else does (a card's claim text included). It follows only static
+count as a change. Nor does a card's prose (``CARD = Card(...)``'s citation, takeaways, keeps,
+shrinks, figures and notes): no number depends on it, and ``landmarks show`` and the report read
+it from the module as it is now, so correcting a note does not make every seed's result look
+out of date. Everything else counts, a card's claims included, since a result records each
+claim's statement, threshold and paper figure. It follows only static
 imports of ``landmarks`` modules (function-level ones too): data files, other packages and their
 versions are not part of it (the machine record below names the torch version).
 """
@@ -84,6 +88,10 @@ def _imported(name: str, tree: ast.AST, is_package: bool) -> set[str]:
     return modules
 
 
+# The fields of ``landmarks.registry.Card`` that are prose for the reader, not inputs to a number.
+CARD_PROSE = frozenset({"citation", "takeaways", "keeps", "shrinks", "figures", "notes"})
+
+
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -91,6 +99,22 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
             first = body[0].value if body and isinstance(body[0], ast.Expr) else None
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _strip_card_prose(tree: ast.AST) -> ast.AST:
+    """Drop the prose keywords of a module-level ``CARD = Card(...)``; its claims stay."""
+    for node in getattr(tree, "body", []):
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(node, ast.AnnAssign):
+            target = node.target
+        call = getattr(node, "value", None)
+        if not (isinstance(target, ast.Name) and target.id == "CARD" and isinstance(call, ast.Call)):
+            continue
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name == "Card":
+            call.keywords = [k for k in call.keywords if k.arg not in CARD_PROSE]
     return tree
 
 
@@ -102,7 +126,8 @@ def _parsed(path: Path) -> tuple[str, ast.AST]:
 @cache
 def _parse(text: str) -> tuple[str, ast.AST]:  # cached by content: a report checks 45 papers
     tree = ast.parse(text)
-    return ast.dump(_strip_docstrings(ast.parse(text))), tree  # stripping edits its tree: a second parse
+    normalized = _strip_card_prose(_strip_docstrings(ast.parse(text)))  # edits its tree: a second parse
+    return ast.dump(normalized), tree
 
 
 def module_closure(name: str) -> list[str]:

@@ -57,6 +57,36 @@ def test_the_fingerprint_ignores_docstrings_comments_and_layout(tmp_path: Path, 
     assert provenance.code_fingerprint("landmarks.paper") not in (first, changed)
 
 
+def test_the_fingerprint_ignores_a_cards_prose_but_not_its_claims(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "landmarks"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    paper = package / "paper.py"
+    card = (
+        "from landmarks.registry import Card, ClaimSpec\n"
+        "CARD = Card(citation={citation!r}, takeaways=[{takeaway!r}], claims=[ClaimSpec({claim!r}, "
+        "{threshold!r}, 'Fig. 1')], keeps=['k'], shrinks=[{shrink!r}], figures={{'Fig. 1': 'f'}}, "
+        "notes={notes!r})\n"
+        "OTHER = Card(citation={citation!r}, takeaways=[], claims=[], keeps=[], shrinks=[])\n"
+    )
+    base = dict(citation="A. Author 2020", takeaway="t", claim="accuracy", threshold=">= 0.9",
+                shrink="s", notes="measured 0.91")  # fmt: skip
+    monkeypatch.setattr(provenance, "ROOT", package)
+
+    def fingerprint(**changes: str) -> str:
+        paper.write_text(card.format(**(base | changes)))
+        return provenance.code_fingerprint("landmarks.paper")
+
+    first = fingerprint()
+    # the prose a reader reads: the report and `landmarks show` take it from the module as it is
+    assert fingerprint(notes="measured 0.93 to 0.95", shrink="s, shrunk", takeaway="u") == first
+    # what a result records: the claim's statement and threshold
+    assert fingerprint(claim="test accuracy") != first
+    assert fingerprint(threshold=">= 0.8") != first
+    # only the module's CARD is a card: another Card-valued name is code like any other
+    assert fingerprint(citation="B. Author 2021") != first
+
+
 def test_a_run_records_when_what_and_on_which_code(toy_paper, tmp_path: Path) -> None:
     assert main(["run", "toy", "--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "toy" / "result.json").read_text())
