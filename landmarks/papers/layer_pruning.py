@@ -54,8 +54,8 @@ CARD = Card(
     takeaways=[
         "The angular distance between the residual stream before layer ℓ and before layer ℓ + n says "
         "how much that block of n layers changes the representation.",
-        "The block that changes it least lies deep in the network; removing it and healing with a "
-        "little QLoRA costs little.",
+        "In the paper's LLMs the block that changes it least lies deep in the network; removing it and "
+        "healing with a little QLoRA costs little.",
         "Removing as many layers from the start of the network is far more damaging.",
     ],
     claims=[
@@ -88,7 +88,8 @@ CARD = Card(
         "a 12-layer, 64-wide character transformer trained for minutes on Shakespeare (paper: Llama-2, "
         "Qwen, Mistral, Phi, 2.7 B to 70 B parameters)",
         "validation loss as the measure (paper: MMLU and BoolQ accuracy, and C4 loss)",
-        "healing for a few hundred steps on the training text (paper: 5000 steps on C4)",
+        "healing for 150 steps of 16 windows of 128 characters on the training text (paper: 5000 steps "
+        "on C4)",
     ],
     figures={
         "Gromov et al., Fig. 1": "the pruning recipe: angular distance, remove the block, heal",
@@ -98,7 +99,11 @@ CARD = Card(
     },
     notes=(
         "A cost below 0.1 % of the reference loss (the evaluation's resolution) counts as 0.1 % in the "
-        "ratio of the third claim, so that the ratio is defined when the chosen block costs nothing."
+        "ratio of the third claim, so that the ratio is defined when the chosen block costs nothing. "
+        "Where the chosen block lies is what this toy does not reproduce: in the 12-layer character "
+        "model the most similar block of 3 starts a quarter to a third of the way in (claim 2: 0.25 "
+        "to 0.33 on seeds 0–2), not in the deeper half; removed and healed, it still costs little "
+        "(claim 1)."
     ),
 )
 
