@@ -140,9 +140,10 @@ CARD = Card(
         "textures early, object parts and objects late",
     },
     notes=(
-        "The budget (4 minutes for four trainings) leaves the toy ViT far from converged: 41 to "
-        "44 % test accuracy after 400 steps of 128 images, training error about 0.54, where the "
-        "ResNet of about the same size is at 44 to 52 %. Tried in development, all on the 40 k set: "
+        "The budget (about 4 minutes for four trainings on a normal-speed host; 6 to 7 minutes on "
+        "the slow AMD host) leaves the toy ViT far from converged: 41 to 44 % test accuracy after "
+        "400 steps of 128 images, training error about 0.54, where the ResNet of about the same "
+        "size is at 44 to 50 %. Tried in development, all on the 40 k set: "
         "learned or fixed 2-D sin-cos positions, 4 or 6 blocks, learning rates 2e-3 and 3e-3, with "
         "and without label smoothing, crops and weight decay, patches of 4 and of 8 pixels, and up "
         "to 4000 steps (about 6 minutes on one thread, 56 % test accuracy). In every one of them "
@@ -151,7 +152,7 @@ CARD = Card(
         "uniform_distance_px): the early blocks never turned local, which is what Fig. 7's growth "
         "with depth rests on. In the paper the local heads come from pre-training on 14 M to 300 M "
         "images. Claims are stated as measured; the verdicts and seconds of each seed are in "
-        "RESULTS.md (on a normal-speed host a run took 215 to 220 s; on the slow hosts of "
+        "RESULTS.md (on a normal-speed host a run took 210 to 285 s; on the slow hosts of "
         "2026-11-27 to 29, 310 to 450 s). The ResNet has 9.7 % more parameters than the ViT, the "
         "nearest the width allows; a narrower ResNet was not run, so how much of its lead on the "
         "small set that buys is not measured. "
