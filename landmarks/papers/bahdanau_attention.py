@@ -81,8 +81,9 @@ CARD = Card(
     keeps=[
         "RNNsearch exactly: bidirectional GRU encoder, annotations [h→_j ; h←_j], additive "
         "attention, GRU decoder fed [E y_{i−1} ; c_i], s_0 = tanh(W_s h←_1), maxout read-out",
-        "RNNencdec with the same encoder, decoder size and read-out, but one vector c "
-        "= [h→_T ; h←_1] for the whole sentence, fed at every step (Cho et al. 2014)",
+        "RNNencdec with the same decoder size and read-out, but one vector c for the whole "
+        "sentence, fed at every step (Cho et al. 2014); here c = [h→_T ; h←_1] of the same "
+        "bidirectional encoder, where Cho et al.'s encoder reads one way",
         "both trained alike (data, steps, batch, optimizer) on sentences of up to 50 words, as "
         "the paper's -50 models were; BLEU bucketed by source length as in Fig. 2",
     ],

@@ -79,16 +79,16 @@ CARD = Card(
     keeps=[
         "a character-level LSTM language model with a softmax over the next character",
         "truncated BPTT with the state carried across windows (char-rnn's seq_length), gradient "
-        "clipping (char-rnn clips at 5)",
+        "clipping at 5 (of the norm here; char-rnn clamps each gradient element)",
         "sampling with a temperature (1.0: the model's own distribution) and optional top-k",
         "Shakespeare as the corpus; held-out text the model never trained on",
     ],
     shrinks=[
         "one LSTM layer of 256 units (the blog: 3 layers of 512), about 0.57 M parameters with its embedding and output layer",
-        "450 Adam steps of 64 × 100 characters: 2.9 M characters, two thirds of one pass over "
-        "the 4.5 M-character training plays (the blog trains for hours on a GPU)",
+        "450 Adam steps of 64 × 100 characters: 2.9 M characters, under two thirds of one pass "
+        "over the 4.5 M characters of training text (the blog trains for hours on a GPU)",
         "held out by play (As You Like It and Richard II for validation, Macbeth and The "
-        "Winter's Tale for test), not the blog's last 10 % of a 1 MB file",
+        "Winter's Tale for test), not char-rnn's last 5 % of the 1 MB tiny-shakespeare file",
     ],
     figures={
         "blog's Shakespeare model": "3-layer LSTM, 512 hidden units per layer, 4.4 MB of text",
@@ -96,8 +96,8 @@ CARD = Card(
     },
     notes=(
         "Claim 2 counts a line as a speaker's name when it looks like one and follows a blank "
-        "line (``speaker_lines``). Until 2026-11-29 the pattern alone counted, and a quarter of "
-        "what it matched in the held-out plays were short lines of speech. "
+        "line (``speaker_lines``). Until 2026-11-29 the pattern alone counted, and nearly a third "
+        "of what it matched in the held-out plays were short lines of speech. "
         "Loss is cross-entropy in nats per character; bits per character are nats / ln 2. "
         "The interpretable-cell search looks at every cell of the trained model over held-out "
         "text and reports the best (cell, property) pair: with a few hundred cells and three "
@@ -202,9 +202,9 @@ def sample(
 def speaker_lines(lines: list[str]) -> list[bool]:
     """Which lines name a speaker: a name-like line (``SPEAKER_LINE``: "HERMIA.", "Ham.",
     "First Citizen:") that opens a block, after a blank line or at the start. The pattern alone
-    also takes short lines of speech ("Amen.", "From Troy."): in the held-out plays 1,059 of its
-    4,582 matches are lines inside a speech; of the 3,523 that follow a blank line, 2 are speech
-    and 32 act headings ("ACT II.")."""
+    also takes short lines of speech ("Amen.", "From Troy."): in the validation plays 582 of its
+    1,949 matches are lines inside a speech; of the 1,367 that follow a blank line, 3 are speech
+    and 5 act headings ("ACT II.")."""
     return [
         bool(SPEAKER_LINE.match(line)) and (i == 0 or not lines[i - 1].strip())
         for i, line in enumerate(lines)

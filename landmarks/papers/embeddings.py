@@ -11,9 +11,9 @@ never seen gets a vector.
 has a known answer) and measures:
 
 1. analogy accuracy by 3CosAdd (king : queen :: man : ?) for skip-gram and GloVe;
-2. for plurals that never occur in the corpus (the singular does), whether the stem is among
-   the 10 nearest words of fastText's vector for the plural; a word-level model has no vector
-   for them at all;
+2. for plurals that never occur in the corpus (the singular does), whether the stem and a
+   topic word of its concept (which shares no n-gram with the plural) are among the 10 nearest
+   words of fastText's vector for the plural; a word-level model has no vector for them at all;
 3. interop with gensim when it is installed: our vectors saved in the word2vec format load in
    gensim with identical numbers and gensim's ``evaluate_word_analogies`` gives our accuracy;
    gensim's own skip-gram on the same corpus and threads, for speed.
@@ -88,7 +88,7 @@ CARD = Card(
         "3CosAdd analogies, and the word2vec text and binary formats gensim reads",
     ],
     shrinks=[
-        "a generated corpus of 20,000 sentences (about 180,000 words, 330 words of vocabulary) with "
+        "a generated corpus of 20,000 sentences (180,000 words, a vocabulary of 332) with "
         "planted relations, where analogies are far easier than on real text (paper: 6 B words of news)",
         "50 dimensions (paper: 300), 5 epochs, Adam on batches of 4,096 pairs instead of the tools' "
         "per-pair SGD; GloVe full-batch on every non-zero cell; 16,384 n-gram buckets (fastText: 2 M)",

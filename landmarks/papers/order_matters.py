@@ -2,8 +2,8 @@
 
 Sequence-to-sequence models read their input in some order. For a set, such as numbers to be
 sorted, any order is arbitrary, and yet the model's answer depends on it: the chain rule over
-inputs is not invariant to how they are listed (Sec. 3). The fix for input sets (Sec. 4.2) is
-the Read–Process–Write model:
+inputs is not invariant to how they are listed (Secs. 3 and 4.1). The fix for input sets
+(Secs. 4.2–4.3) is the Read–Process–Write model:
 
 1. Read: embed each element on its own, m_i = f(x_i). No recurrence, so no order.
 2. Process (set2set, ``landmarks.nn.pointer.Set2Set``): an LSTM with no input runs for P steps,
@@ -14,10 +14,11 @@ the Read–Process–Write model:
 
    Softmax and sum ignore the order of i: q*_P is the same for every listing of the set.
 3. Write: a pointer network decoder (``landmarks.nn.pointer.PointerDecoder``), started from
-   q*_P, points at the memories one at a time to produce the sorted order, then at "end". As
-   in the paper it may point at any element at any step: masking the numbers already written
-   would reduce sorting to "point at the smallest one left", which a per-element score does
-   without any state, and every model would sort perfectly.
+   q*_P, points at the memories one at a time to produce the sorted order, then at "end". It
+   may point at any element at any step (the paper does not say whether its writer may):
+   masking the numbers already written would reduce sorting to "point at the smallest one
+   left", which a per-element score does without any state, and every model would sort
+   perfectly.
 
 ``reproduce`` sorts 5–10 numbers from [0, 1) (``landmarks.data.sorting``) with RPW at several
 numbers of process steps, and with the seq2seq baseline: a Ptr-Net (``pointer-networks``) whose
@@ -84,10 +85,10 @@ CARD = Card(
         ),
     ],
     keeps=[
-        "Read–Process–Write as in Sec. 4.2 and Fig. 1: per-element embedding, an input-less LSTM "
-        "with dot-product content attention over the memories for P steps, q*_t = [q_t ; r_t], "
+        "Read–Process–Write as in Secs. 4.2–4.3 and Fig. 1: per-element embedding, an input-less "
+        "LSTM with dot-product content attention over the memories for P steps, q*_t = [q_t ; r_t], "
         "and a pointer-network writer",
-        "the task of Sec. 4.3: sort numbers drawn uniformly from [0, 1), a set's size varying; "
+        "the task of Sec. 4.4: sort numbers drawn uniformly from [0, 1), a set's size varying; "
         "the metric is the share of sets sorted exactly",
         "the baseline: a Ptr-Net whose LSTM encoder reads the same numbers in the order given, "
         "with the same read embedding, writer, sizes, data, steps and optimizer",
@@ -113,16 +114,19 @@ CARD = Card(
         "attention, so it must find the smallest number without any summary of the set. The "
         "permutation check shuffles each held-out set's elements (padding stays last) and "
         "compares q*_P of the two listings; floating-point sums in another order differ by "
-        "rounding only. At this scale the seq2seq baseline sorts more sets than RPW (about 0.88 "
-        "against 0.5 for P = 5 after 1000 steps), so the claim that RPW beats it is not reproduced. "
+        "rounding only. At this scale the seq2seq baseline sorts more sets than RPW (0.85 to 0.89 "
+        "against 0.48 to 0.54 for P = 5 after 1000 steps, per seed in RESULTS.md), so the claim "
+        "that RPW beats it is not reproduced. "
         "Without masking, sorting needs 'the smallest number above the one just written': under "
-        "teacher forcing RPW with P = 0 finds the smallest number 99 % of the time but each next "
-        "one only about 72 %, the seq2seq writer about 93 %, so RPW leans on the summary q*_P "
-        "(P = 1 beats P = 0 by about 0.3). Neither a content glimpse over the memories before each "
-        "pointer nor twice the steps (P = 5, 2000 steps: 0.64) closed the gap in our trials. "
+        "teacher forcing (in development) RPW with P = 0 finds the smallest number 99 % of the time "
+        "but each next one only about 72 %, the seq2seq writer about 93 %, so RPW leans on the "
+        "summary q*_P (P = 1 beats P = 0 by 0.26 to 0.36; here P = 5 sorts 0.07 to 0.13 fewer "
+        "sets than P = 1). Neither a content glimpse over the memories before each pointer nor "
+        "twice the steps (P = 5, 2000 steps: 0.64) closed the gap in our trials. "
         "Against the paper's Table 1 the toy's baseline is the outlier: the paper's Ptr-Net, "
-        "trained ten times longer, sorts 8 % of 10-number sets (28 % with a glimpse), ours 0.88 of "
-        "5-10-number sets after 1,000 steps, while our RPW (0.5 at P = 5) is in the paper's range. "
+        "trained ten times longer, sorts 8 % of 10-number sets (28 % with a glimpse), ours 0.85 to "
+        "0.89 of 5-10-number sets after 1,000 steps, while our RPW (about 0.5 at P = 5) is in the "
+        "paper's range. "
         "The paper calls its two models identical but for the set encoding, as they are here (same "
         "read block, writer, inputs and training); it does not say whether its writers mask the "
         "numbers already written."
