@@ -68,7 +68,7 @@ class PrefixTuning(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         """``hidden`` = 0: P_θ trained directly, starting as the keys and values the model itself
-        computes for ``n_tokens`` tokens drawn from the vocabulary (Li & Liang, Sec. 7.2: an
+        computes for ``n_tokens`` tokens drawn from the vocabulary (Li & Liang, Sec. 7.4: an
         initialization from real words' activations trains better); ``hidden`` > 0: through the
         reparametrization MLP, from a small random P'_θ."""
         super().__init__()

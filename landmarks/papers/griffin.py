@@ -10,7 +10,8 @@ Griffin match an MQA transformer's loss at equal compute (Sec. 3.1), and decode 
 so the longer the sequence (Sec. 5). The models are in ``landmarks.nn.griffin``.
 
 ``reproduce`` trains the three models of one residual block (RMSNorm, temporal mixing, RMSNorm,
-gated MLP) on the same batches of the bundled characters, at equal parameters, and measures:
+gated MLP) on the same batches of the bundled characters, at nearly equal parameters (789,408 to
+789,996), and measures:
 
 1. each model's validation loss: Hawk's and Griffin's beside the transformer's;
 2. decoding 4096 tokens for a batch of 16 sequences, a token at a time, the three models in
@@ -82,8 +83,9 @@ CARD = Card(
         "the residual block, the recurrent block (width 4/3 · D, a width-4 causal convolution), the "
         "gated MLP (M = 3), multi-query attention with rotary positions, Griffin's 2 : 1 pattern and "
         "its local window of half the training context",
-        "the MQA transformer of the same residual block as the baseline, at equal parameters (its MLP, "
-        "and Griffin's, widened to Hawk's count) and on the same batches",
+        "the MQA transformer of the same residual block as the baseline, at nearly equal parameters "
+        "(its MLP, and Griffin's, widened to Hawk's count: 789,996 and 789,604 against 789,408) and on "
+        "the same batches",
         "decoding for a batch of 16 from one-token prompts, the three models in turn, a token each, "
         "so that all three are timed over the same stretch of the machine",
     ],
@@ -111,9 +113,12 @@ CARD = Card(
         "steps are now equally lean (joined projections, weight-only terms derived once: "
         "``landmarks.nn.griffin``), which took about a quarter off the transformer's step at short "
         "lengths and a tenth to a sixth off Hawk's and Griffin's (interleaved, 500 steps each, on a "
-        "slow host). The readings of 2.10 to 2.17 on 2026-11-28 came from the older code, helped by "
-        "that extra cost on the transformer's side; slower stretches of the machine read 1.7 to 1.99, a"
-        " fixed cost rising more than the cache reads. The three models decode in turn, a token each, "
+        "slow host). The readings of 2.10 to 2.17 on the usual Intel host on 2026-11-28 came from the "
+        "older code, helped by that extra cost on the transformer's side; slower stretches of that host "
+        "and the slow AMD host read 1.67 to 1.99 with it, a fixed cost rising more than the cache reads."
+        " With the lean steps seeds 0 to 2 read 1.69 to 1.71, all three on the slow AMD host of "
+        "2026-11-29 (per seed in RESULTS.md); no committed run has timed them on the Intel host yet. "
+        "The three models decode in turn, a token each, "
         "so that all of them see the same stretch (the probe is in each result's machine record). On an"
         " accelerator, where a step's fixed cost is reading the weights, the paper finds the gap "
         "widening with the length."

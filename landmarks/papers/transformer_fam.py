@@ -13,9 +13,10 @@ sliding-window attention (BSWA) alone fails. The models are in ``landmarks.nn.fa
 measures:
 
 1. passkey accuracy (all 5 digits right) by the key's distance from the question, inside and
-   beyond the furthest BSWA alone can reach (depth × window: each layer reads one block
-   further back than the one below);
-2. the bytes of FAM's decoding state at 1, 2 and 4 times the training length.
+   beyond the furthest BSWA alone can reach (depth × window, each layer reading one memory block
+   further back than the one below, plus the block itself: 48 tokens by default);
+2. FAM's decoding state in bytes, and its decoding memory measured (that state plus a step's peak
+   allocations), at 1, 2 and 4 times the training length.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ CARD = Card(
         "the block's tokens attending the memory block, their block causally, and the previous FAM",
         "the same layers, batches and steps for BSWA and BSWA + FAM; decoding a token at a time with a "
         "fixed-size state, tested equal to the whole-sequence forward",
-        "BSWA's reach measured as the paper describes its receptive field, depth × window: a key counts "
-        "as beyond it only when no digit of it is within reach of any answer position",
+        "BSWA's reach measured as the paper describes its receptive field, depth × window (here 2 "
+        "layers × a memory block of 16, plus the current block: 48 tokens): a key counts as beyond it "
+        "only when no digit of it is within reach of any answer position",
     ],
     shrinks=[
         "a 2-layer, 64-wide model trained from scratch on the passkey task alone (paper: Flan-PaLM 1 B "
