@@ -1,4 +1,4 @@
-"""Sort-of-CLEVR (Santoro et al., 2017, Sec. 4 and Appendix): images of six coloured objects and
+"""Sort-of-CLEVR (Santoro et al., 2017, Sec. 3.2 and supplement D): images of six coloured objects and
 questions about them, half of which need relations between objects.
 
 Each image holds one square or circle of each of six colours (red, green, blue, orange, grey,

@@ -8,7 +8,7 @@ A Relation Network is one equation (Eq. 1):
 g looks at every pair of objects (with the question), f reads the sum. The sum over all pairs
 builds in that relations between objects matter, and that their order does not.
 
-On images (Sec. 3), the "objects" are the cells of a CNN's last feature map, each tagged with
+On images (Sec. 4), the "objects" are the cells of a CNN's last feature map, each tagged with
 its coordinates: no object detector is needed. ``reproduce`` trains the RN and the paper's
 CNN + MLP baseline on Sort-of-CLEVR (``landmarks.data.sort_of_clevr``) and scores both on the
 relational and the non-relational questions apart.
@@ -76,17 +76,21 @@ CARD = Card(
     ],
     shrinks=[
         "32 × 32 images (paper: 75 × 75), a 4 × 4 feature map (16 objects, 256 pairs)",
-        "g of 3 layers of 128 and f of 2 (paper: 4 of 256 and 3), Adam at 10⁻³",
+        "g of 3 layers of 128 and f of 2, Adam at 10⁻³ (paper, Sort-of-CLEVR: g of 4 layers of "
+        "2,000, f of 4 layers of 2,000 to 100 and an output layer, Adam at 10⁻⁴)",
         "5,000 steps of 64 questions for each model (reimplementations train for about 20 "
         "epochs of 3,000 such steps)",
     ],
     figures={
         "Eq. 1": "RN(O) = f_φ(Σ_{i,j} g_θ(o_i, o_j))",
-        "Sec. 5.2, Sort-of-CLEVR": "RN 94 % relational, CNN + MLP 63 %; both > 90 % non-relational",
+        "Sec. 5.3, Sort-of-CLEVR": "RN 94 % relational, CNN + MLP 63 %; both > 90 % non-relational",
     },
     notes=(
-        "Not reproduced at this budget. In 5,000 steps (about 3 minutes here) both models learn "
-        "the counting question and some shape questions, and stay at chance on left or right "
+        "Not reproduced at this budget. In 5,000 steps (222 to 273 s of RN training on seeds 0-2, "
+        "on the normal-speed host and the slow AMD one; each run's seconds are in RESULTS.md) "
+        "both models learn the "
+        "counting question and the shape questions in part (about 64 to 83 %, against 50 % for a "
+        "guess at a shape and 31 % for the commonest count), and stay at chance on left or right "
         "and top or bottom: the network has not yet learned to pick out the object of the "
         "colour asked about, which every other question needs first. Also tried, on seed 0 "
         "with images drawn fresh every step: Adam at 2.5 × 10⁻⁴ and 3 × 10⁻³, the CNN without "
@@ -97,14 +101,17 @@ CARD = Card(
         "steps at 3 × 10⁻³): the difficulty is the mixture of questions, not the pairs. "
         "Reimplementations report the same slowness: about 73 % relational and 72 % "
         "non-relational after 10 epochs, 84 % and 93 % after 20 (kimhc6028/relational-networks, "
-        "issues 1 and 31): some 60,000 steps, about 35 minutes of RN training on these two cores. "
-        "Measured here on seed 0 with --set steps=40000 (26 minutes): the RN leaves the plateau, "
+        "issues 1 and 31): some 60,000 steps, about 45 to 55 minutes of RN training on these two "
+        "cores at the pace of the runs of seeds 0-2. "
+        "A development run on seed 0 with --set steps=40000 (26 minutes, 2026-11-26): the RN "
+        "leaves the plateau, "
         "0.896 non-relational (left or right 0.856, shape 0.954) and 0.767 relational, while the "
         "CNN + MLP reaches 0.736 and 0.749; still short of 0.85 and of the 15-point gap. "
         "The first layer of g is linear in the concatenation [o_i; o_j; q], so it is computed as "
         "W₁o_i + W₂o_j + W₃q with each term once per object and broadcast over the pairs, which "
         "is the same function at a sixteenth of the cost (a test checks it against the pair-by-"
-        "pair sum). The pairs include i = j, as in the paper's implementation. Both models share "
+        "pair sum). The pairs include i = j: Eq. 1 sums over all i and j, and reimplementations "
+        "(kimhc6028/relational-networks) do the same. Both models share "
         "the CNN design (4 convolutions of 24 channels with batch norm) and see the same batches."
     ),
 )
@@ -159,7 +166,7 @@ PRESETS = {
 
 
 class ConvObjects(nn.Module):
-    """The CNN of Sec. 3: 4 convolutions (3 halving the resolution) with batch norm and ReLU;
+    """The CNN of Sec. 4: 4 convolutions (3 halving the resolution) with batch norm and ReLU;
     (B, 3, S, S) → (B, C, S/8, S/8)."""
 
     def __init__(self, channels: int) -> None:
@@ -231,8 +238,8 @@ class RelationNetwork(nn.Module):
 
 
 class CNNMLP(nn.Module):
-    """The baseline of Sec. 5.2: the same CNN, its whole feature map flattened with the
-    question, then an MLP."""
+    """The baseline of Sec. 5.3 (supplement D): the same CNN, its whole feature map flattened
+    with the question, then an MLP."""
 
     def __init__(self, channels: int, size: int, width: int, answers: int = len(ANSWERS)) -> None:
         super().__init__()

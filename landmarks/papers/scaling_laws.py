@@ -97,9 +97,10 @@ CARD = Card(
         "Sec. 2.1": "C ≈ 6 N per training token (forward 2N, backward 4N)",
     },
     notes=(
-        "At 3 × 10⁶ tokens per size (1,500 steps) the largest models were further from "
-        "convergence and the L(N) fit's R² was 0.944; at 6 × 10⁶ it is above 0.95 on the seeds "
-        "checked. The paper fits L(N) to models trained to convergence, so the longer run is the "
+        "In development, at 3 × 10⁶ tokens per size (1,500 steps), the largest models were further "
+        "from convergence and the L(N) fit's R² was 0.944; at 6 × 10⁶ it is about 0.96 to 0.99 on "
+        "seeds 0-2 (per seed in RESULTS.md). The paper fits L(N) to models trained to "
+        "convergence, so the longer run is the "
         "closer protocol. α_D comes out steeper than the paper's because D here is tokens seen "
         "by one model in one schedule, not the size of a data set trained on to early stopping; "
         "α_C steeper for the same reason: the frontier's curves are far from the paper's regime."
