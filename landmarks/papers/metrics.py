@@ -75,7 +75,7 @@ CARD = Card(
         ClaimSpec(
             "BLEU, Example 2: modified unigram precision of 'the the the the the the the'",
             "in [0.28571, 0.28572]",
-            "Papineni et al. Sec. 2.1.1: 2/7",
+            "Papineni et al. Sec. 2.1, Example 2: 2/7",
         ),
         ClaimSpec(
             "Sliding-window perplexity approaches the full-context value as the stride shrinks "

@@ -66,16 +66,18 @@ CARD = Card(
     ],
     claims=[
         ClaimSpec(
-            "exact-sort accuracy rises with process steps: RPW with the most steps (P = 5) minus "
-            "RPW with P = 0 (held-out sets of 5–10 numbers)",
+            "exact-sort accuracy is higher with process steps than without: RPW with the most steps "
+            "(P = 5) minus RPW with P = 0 (held-out sets of 5–10 numbers)",
             "> 0",
-            "Table 1: accuracy grows with the number of process steps P",
+            "Sec. 4.4 and Table 1: with at least one process step RPW beats P = 0, its accuracy "
+            "increasing with the steps (N = 10, no glimpse: 7 % at P = 0, 14 % at P = 1, 17 % at P = 5)",
         ),
         ClaimSpec(
             "RPW (P = 5) beats the seq2seq pointer network that reads the set as a sequence: "
             "difference in exact-sort accuracy",
             "> 0",
-            "Table 1: Read-Process-Write ahead of Ptr-Net for N = 5, 10, 15",
+            "Table 1, no glimpse: RPW (P = 5) 88 / 17 / 2 % against Ptr-Net 81 / 8 / 0 % for N = 5 / 10 "
+            "/ 15 (with a glimpse 94 / 57 / 4 against 90 / 28 / 4)",
         ),
         ClaimSpec(
             "the set encoding q*_P is permutation invariant: largest |Δq*| between each set and a "
