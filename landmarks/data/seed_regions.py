@@ -9,8 +9,8 @@ seeds that lie, on 64×64 images, a median of about 15 pixels and up to about 70
 
 That is the situation the context module of "Multi-Scale Context Aggregation by Dilated
 Convolutions" is for: a network must gather evidence from far away. A stack of L undilated 3×3
-convolutions sees (2L + 1)² pixels; a pixel whose nearest seed lies beyond that can only guess
-(``reach``, ``nearest_seed_distance`` and ``dilated-convolutions`` measure how often that is).
+convolutions sees a square of (2L + 1)² pixels; a pixel with no seed inside that square can only
+guess (``reach``, ``nearest_seed_distance`` and ``dilated-convolutions`` measure how often that is).
 
 Every example is a function of the generator alone (``landmarks.data.synthetic``).
 """

@@ -122,7 +122,8 @@ CARD = Card(
         "The first claim depends on the learning rate at this budget: a first default of 0.02 "
         "(the one ``resnet`` found best for its plain-vs-residual comparison) left the "
         "pre-activation net far behind (final loss 1.39 against 0.25, seed 0), while at the "
-        "paper's 0.1 it ended ahead (0.10 against 0.24 in a trial run); with identity shortcuts "
+        "paper's 0.1 it ends ahead (0.09-0.12 against 0.20-0.44 over seeds 0-2, per seed in "
+        "RESULTS.md); with identity shortcuts "
         "and nothing after the addition the stream's scale grows with depth, so each unit's "
         "update is relatively smaller and a larger rate suits it. "
         "The paper's parameter counts are those of the weight layers: ResNet-1001 has 10.18 M "
@@ -135,9 +136,10 @@ CARD = Card(
         "2.08, near chance), and the gated shortcut ended lower (1.98); on seeds 4, 5 and 6 the "
         "original reached 0.72, 0.79 and 0.09 and both other shortcuts stayed above 2.1. The claim "
         "needs an original network that trains, which at width 4 and 250 steps is not assured. "
-        "Memory layout: at width 4 the contiguous (NCHW) layout is the faster one on this CPU, "
-        "55 ms per training step against 62 ms channels-last (``landmarks bench vision``, 2 "
-        "threads), unlike the 16-wide ResNet-56 of ``resnet`` (channels-last 1.18 times faster); "
+        "Memory layout: at width 4 the contiguous (NCHW) layout is the faster one, 55 ms per "
+        "training step against 62 ms channels-last on the development host (``landmarks bench "
+        "vision``, 2 threads; a step takes about three times as long on the AMD EPYC host of the "
+        "committed runs), unlike the 16-wide ResNet-56 of ``resnet`` (channels-last 1.18 times faster); "
         "``--set channels_last=true`` switches."
     ),
 )

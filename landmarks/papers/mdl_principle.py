@@ -7,7 +7,7 @@ decode. The maximum-likelihood fit alone is not one (the receiver would need the
 chosen after seeing the data), and since a richer class always fits better, it always picks the
 most complex model.
 
-Two kinds of code make the choice honest (Sec. 2 and 3 of the tutorial):
+Two kinds of code make the choice honest (Sec. 1.3-1.4 of the tutorial, made precise in 2.4-2.6):
 
 - crude, two-part MDL: first the parameters, at the precision worth paying for ((k/2) log₂ n
   bits for k parameters, asymptotically: the same penalty as BIC), then the data given them;
@@ -19,7 +19,7 @@ Two kinds of code make the choice honest (Sec. 2 and 3 of the tutorial):
 the codes:
 
 1. Polynomial regression (Example 1.2): which degree generated 40 noisy points?
-2. Markov chains (Example 2.2 and Sec. 2.6): which order generated a sequence?
+2. Markov chains (Examples 2.7-2.8 and Sec. 2.6): which order generated a sequence?
 """
 
 from __future__ import annotations
@@ -104,11 +104,13 @@ CARD = Card(
         "3-symbol Markov chains of order 2 and 1,500 steps, orders 0 to 4 offered",
         "200 polynomial trials and 100 Markov trials per run, and as many again per size in a "
         "consistency sweep (12 to 160 points, 100 to 3,000 steps) that shows which criteria "
-        "converge on the truth as data grow (AIC does not)",
+        "converge on the truth as data grow (on the polynomials AIC does not: it stays right in "
+        "about 0.6-0.75 of trials from 40 to 160 points, where at 80 and 160 BIC is right in "
+        "0.94-0.98 and the Bayes mixture in 0.99-1)",
     ],
     figures={
-        "Eq. (2.3), two-part code": "L(H) + L(D | H), with (k/2) log n bits for k parameters",
-        "Eq. (2.9) and Sec. 2.5, NML": "P(x | θ̂(x)) / Σ_y P(y | θ̂(y)); parametric complexity log C(n)",
+        "Sec. 2.4 and Eq. (2.9), two-part code": "L(H) + L(D | H), with (k/2) log n bits for k parameters",
+        "Sec. 2.5.3, Eq. (2.17)-(2.18), NML": "P(x | θ̂(x)) / Σ_y P(y | θ̂(y)); parametric complexity log C(n)",
         "Sec. 1.3, ML": "the most complex hypothesis always fits best",
     },
     notes=(
@@ -130,7 +132,8 @@ CARD = Card(
         "each context's multinomial complexity computed exactly for its count (the conditional "
         "NML of Rissanen's Markov-chain examples), not the normalizer summed over whole "
         "sequences. ML always picking the largest model is a theorem for nested classes; the "
-        "claim checks that the code lengths implement it."
+        "claim checks that the code lengths implement it (on the polynomials; the chains' code also "
+        "sends the first symbols, and there ML picked order 4 in 98 to 100 of 100 trials per seed)."
     ),
 )
 

@@ -86,7 +86,8 @@ CARD = Card(
         "→ 0.01 with 30 warm-up steps and cosine decay (see notes).",
         "Width stays 16/32/64, but the feature maps are 16/8/4 pixels instead of 32/16/8.",
         "ImageNet training (Tables 3-4) is not rerun; the ImageNet nets are checked by loading "
-        "torchvision's weights (identical logits), parameter counts and multiply-adds.",
+        "torchvision's state dicts (identical logits; the tests use randomly initialized ones), "
+        "parameter counts and multiply-adds.",
     ],
     figures={
         "ResNet-18 params / FLOPs (paper) / top-1 (torchvision)": "11.7 M / 1.8 G / 69.76 %",
@@ -111,7 +112,8 @@ CARD = Card(
         "deeper net lower from about step 30 on, as in Fig. 6. Plain-56 ends far above plain-20 "
         "at every rate tried. The default was then cut to 250 steps to fit the 4-minute budget "
         "on 2 CPU cores; at 250 steps seeds 0-5 gave ResNet-56 / ResNet-20 ratios of 0.42-0.78 "
-        "and plain-56 / plain-20 ratios of 1.36-1.94, in 204-218 s. "
+        "and plain-56 / plain-20 ratios of 1.36-1.94; the committed runs of seeds 0-2 (per seed "
+        "in RESULTS.md) took 161-168 s each on the slow AMD EPYC host. "
         "The ImageNet nets follow torchvision (v1.5): the stride of a bottleneck sits on its 3×3 "
         "conv, where the paper puts it on the first 1×1."
     ),
