@@ -84,7 +84,7 @@ CARD = Card(
             "with few training cases and many inputs, least squares' test error over the MDL "
             "net's (ratio of mean squared errors on held-out cases)",
             "> 1",
-            "Sec. 7: on a task with many inputs and few training cases, the MDL net generalizes "
+            "Sec. 9: on a task with many inputs and few training cases, the MDL net generalizes "
             "better than the same net trained by least squares",
         ),
         ClaimSpec(

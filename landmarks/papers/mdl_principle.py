@@ -88,7 +88,7 @@ CARD = Card(
         ClaimSpec(
             "refined MDL (the NML code) recovers a Markov chain's order: share of trials",
             ">= 0.8",
-            "Sec. 2.6 (Example 2.2, Markov chains): the refined code length is smallest at the "
+            "Sec. 2.6 (Example 2.7, Markov chains): the refined code length is smallest at the "
             "order that generated the data, given enough data",
         ),
     ],
