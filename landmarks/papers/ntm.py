@@ -62,9 +62,8 @@ CARD = Card(
             "at length 20, never seen in training: NTM wrong bits per sequence minus the LSTM's; "
             "no number unless the NTM copies its training lengths (claim 1)",
             "< 0",
-            "Fig. 4 and 5 (trained on lengths 1-20): the NTM copies lengths 30 and 50 with very few "
-            "mistakes and 120 with a few errors; the LSTM copies up to length 20 almost perfectly and "
-            "degrades rapidly beyond it",
+            "Fig. 4 and 5: the NTM copies sequences of length 20 to 120 almost perfectly; the "
+            "LSTM loses the sequence soon after length 10",
         ),
     ],
     keeps=[
