@@ -90,7 +90,7 @@ CARD = Card(
         "heads of 16 dimensions, the SSM 3 Mamba blocks of 64 with a state of 8 per channel (Mamba: 16)",
         "strings of up to L = 20 letters (the paper's are longer), batches of 32, a learning rate of 3e-3 for both",
         "training budgets of 3000 steps for the transformer and 4000 for the SSM (the SSM's 4000 take "
-        "about four and a half minutes on a normal host, about twice that on the slow AMD one): when "
+        "about four and a half minutes on a normal host, two to three times that on the slow AMD one): when "
         "the SSM does not reach 95 %, the ratio is a lower bound and is reported as such. The SSM's "
         "budget must exceed 4 × the transformer's examples for that bound to decide the claim (at "
         "3500 steps it did not: 112 000 / 28 800 = 3.89 on seed 0)",
