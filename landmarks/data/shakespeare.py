@@ -50,7 +50,7 @@ def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     """Hold out the last ``val_fraction`` of the text, cut at the start of a line.
 
     A contiguous tail, not sampled lines, so that validation text is text the model has not
-    seen (as in char-rnn's own 90/10 split of tiny-shakespeare).
+    seen (char-rnn holds out the last 5 % of tiny-shakespeare, nanoGPT's character model the last 10 %).
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
