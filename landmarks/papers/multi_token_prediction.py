@@ -79,7 +79,7 @@ CARD = Card(
         "tokens of code; its 7 B models on 0.2 T to 1 T tokens)",
         "speed on two CPU cores with batch 1, where one forward pass of several tokens costs more than "
         "one of a single token; the paper's GPUs make the extra tokens nearly free. Here "
-        "self-speculative decoding runs at about 0.6 to 0.75 × greedy decoding's speed (seeds 0–2, "
+        "self-speculative decoding runs at about 0.6 to 0.8 × greedy decoding's speed (seeds 0–2, "
         "Intel and AMD hosts)",
     ],
     figures={
