@@ -131,7 +131,7 @@ CARD = Card(
         "in how far a layer reaches. Memory layout: channels-last, 2.5 times faster per training "
         "step than contiguous on the development host (11.1 against 27.4 ms for 16 maps of "
         "8×64×64; ``landmarks bench vision``, 2 threads); a net trains in about 14 s on the Intel "
-        "Xeon host and 20-37 s on the slow AMD EPYC one (per seed in RESULTS.md)."
+        "Xeon host and 20-37 s on the slow AMD EPYC one (each run records it per net)."
     ),
 )
 
