@@ -85,6 +85,14 @@ def test_the_fingerprint_ignores_a_cards_prose_but_not_its_claims(tmp_path: Path
     assert fingerprint(threshold=">= 0.8") != first
     # only the module's CARD is a card: another Card-valued name is code like any other
     assert fingerprint(citation="B. Author 2021") != first
+    # the names left out are Card's own fields, and never its claims
+    from dataclasses import fields
+
+    from landmarks.registry import Card
+
+    card_fields = {f.name for f in fields(Card)}
+    assert "claims" in card_fields and "claims" not in provenance.CARD_PROSE
+    assert provenance.CARD_PROSE.issubset(card_fields)
 
 
 def test_a_run_records_when_what_and_on_which_code(toy_paper, tmp_path: Path) -> None:
