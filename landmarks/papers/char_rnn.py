@@ -59,8 +59,9 @@ CARD = Card(
         ClaimSpec(
             "validation loss on held-out plays, nats per character",
             "<= 2.0",
-            "the blog's Shakespeare model (3-layer LSTM, 512 units) writes fluent play text; "
-            "char-rnn on tiny-shakespeare reaches about 1.4-1.5 nats",
+            "the blog's Shakespeare model (3-layer LSTM, 512 units) writes fluent play text and "
+            "gives no loss; for scale, nanoGPT's README: a 6-layer character transformer reaches "
+            "1.47 nats on tiny-shakespeare, its 4-layer CPU setting about 1.88",
         ),
         ClaimSpec(
             "samples keep the play format: share of sampled lines that are a speaker's name, "

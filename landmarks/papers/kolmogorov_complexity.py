@@ -72,7 +72,8 @@ CARD = Card(
             "random bytes do not compress: the smallest compressed size over zlib, bz2, lzma and "
             "an arithmetic coder, as a share of the original (100 kB of seeded random bytes)",
             ">= 0.99",
-            "Sec. 1.1 / Theorem 1: most strings have K(x) ≥ n − O(1)",
+            "Sec. 1.1, the counting argument: fewer than 2^(n−k) strings have K(x) < n − k, so most "
+            "strings have K(x) ≥ n − O(1)",
         ),
         ClaimSpec(
             "incompressibility: for every k, the share of all n-bit strings that an arithmetic "
