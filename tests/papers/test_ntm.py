@@ -63,7 +63,10 @@ def test_quick_run_writes_result(tmp_path: Path):
         assert generalizes["measured"] is None or math.isnan(generalizes["measured"])
         assert generalizes["verdict"] == "not reproduced"
     assert "bits_at_test_length_ntm_minus_lstm" in saved["metrics"]
-    assert all(set(a) == {"ran", "kept"} for a in saved["metrics"]["attempts"].values())
+    for a in saved["metrics"]["attempts"].values():
+        assert set(a) == {"ran", "kept", "validation_bits"}
+        assert len(a["validation_bits"]) == a["ran"] and 1 <= a["kept"] <= a["ran"]
+        assert a["validation_bits"][a["kept"] - 1] == min(a["validation_bits"])
 
 
 def test_bad_settings_exit_2(capsys):
