@@ -212,11 +212,11 @@ def test_rotary_scores_depend_on_relative_position_only():
     torch.testing.assert_close(rotary(q[None], torch.tensor([0])), q[None])
 
 
-def test_models_have_equal_parameters():
+def test_models_have_parameters_within_a_tenth_of_a_percent():
     from landmarks.papers.griffin import PRESETS, model_configs
 
     counts = {n: GriffinLM(c).num_parameters() for n, c in model_configs(PRESETS["default"], 65).items()}
-    assert max(counts.values()) / min(counts.values()) < 1.005
+    assert max(counts.values()) / min(counts.values()) < 1.001  # as claims 1-2 say
     assert counts["hawk"] == GriffinLM(model_configs(PRESETS["default"], 65)["hawk"]).num_parameters()
 
 
