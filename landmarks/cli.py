@@ -40,7 +40,15 @@ def _timestamp() -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from landmarks.results import NOT_RUN, latest_statuses, runs_root
+    from landmarks.results import (
+        NOT_RUN,
+        Result,
+        find_seed_results,
+        latest_statuses,
+        other_seeds,
+        runs_root,
+        seeds_held,
+    )
 
     if args.runs:
         runs = input_folder(args.runs, "--runs")
@@ -49,17 +57,38 @@ def cmd_list(args: argparse.Namespace) -> int:
         if runs.exists() or runs.is_symlink():
             runs = input_folder(runs, "the runs folder")
     statuses = latest_statuses(runs)
+    # The runs on other seeds that sit beside each paper's latest result (landmarks reproduce
+    # --seeds, make seeds): the status column is one seed's, and a claim may hold on it alone.
+    seeds_in: dict[Path, dict[str, list[Result]]] = {}
+    held: dict[str, str] = {}
+    for pid, (_, r) in statuses.items():
+        root = r.path.parent.parent
+        if root not in seeds_in:
+            seeds_in[root] = find_seed_results(root, skip_malformed=True)
+        held[pid] = seeds_held(r, other_seeds(r, seeds_in[root]), short=True)
+    columns = (
+        "id",
+        "year",
+        "title",
+        "track",
+        "status",
+        *(["other seeds"] if any(held.values()) else []),
+    )
     table = Table(title="landmarks: papers", title_justify="left")
-    for col in ("id", "year", "title", "track", "status"):
-        table.add_column(col, no_wrap=col in ("id", "status"))
+    if len(columns) > 5:
+        table.caption = (
+            "other seeds: claims each run on another seed reproduced (⚠: code changed since that run)"
+        )
+        table.caption_justify = "left"
+    for col in columns:
+        table.add_column(col, no_wrap=col in ("id", "status", "other seeds"))
     for p in registry.PAPERS:
         status = statuses.get(p.id, (NOT_RUN, None))[0]
         style = (
             "green" if status.startswith("reproduced") else "red" if status.startswith("not rep") else "dim"
         )
-        table.add_row(
-            p.id, str(p.year), p.title, f"{p.track}. {registry.TRACKS[p.track]}", f"[{style}]{status}[/]"
-        )
+        row = [p.id, str(p.year), p.title, f"{p.track}. {registry.TRACKS[p.track]}", f"[{style}]{status}[/]"]
+        table.add_row(*row, *([held.get(p.id, "")] if len(columns) > len(row) else []))
     _console().print(table)
     return 0
 

@@ -36,6 +36,10 @@ from landmarks.results import (
     find_results,
     find_seed_results,
     freshness,
+    other_seeds,
+    seed_claim,
+    seed_verdicts,
+    seeds_held,
 )
 
 
@@ -83,25 +87,6 @@ def _recorded_errors(root: Path) -> dict[str, str]:
 # ---- runs on other seeds (landmarks reproduce --seeds) ----------------------------------------
 
 
-def _others(r: Result, seeds: dict[str, list[Result]]) -> list[Result]:
-    """The runs of ``r``'s paper on seeds other than ``r``'s own."""
-    return [s for s in seeds.get(r.paper, []) if s.data["seed"] != r.data["seed"]]
-
-
-def _seed_claim(s: Result, c: Claim) -> Claim | None:
-    """``c`` as the run ``s`` measured it (matched by its statement), if that run checked it."""
-    return next((x for x in s.claims if x.statement == c.statement), None)
-
-
-def _seed_verdicts(r: Result, s: Result) -> list[bool]:
-    """For each claim of the main run ``r``: whether the run ``s`` checked it and it held."""
-    verdicts = []
-    for c in r.claims:
-        x = _seed_claim(s, c)
-        verdicts.append(x is not None and x.verdict == REPRODUCED)
-    return verdicts
-
-
 def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
     """'1: ✅ 0.97 · 2: ❌ 0.88': each other seed's verdict and number for the claim ``c`` of the
     main run ``r``; ⚠ marks a run whose code has changed since, and (quick) or (full) a run whose
@@ -111,7 +96,7 @@ def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
         mark = " ⚠" if freshness(s) == CHANGED else ""
         if s.data["quick"] != r.data["quick"]:
             mark += " (quick)" if s.data["quick"] else " (full)"
-        x = _seed_claim(s, c)
+        x = seed_claim(s, c)
         if x is None:
             parts.append(f"{s.data['seed']}: not checked{mark}")
         else:
@@ -127,15 +112,15 @@ def _seed_timing(others: list[Result]) -> str:
 def _seed_summary(results: list[Result], seeds: dict[str, list[Result]]) -> str | None:
     """One line: how many claim checks held on the other seeds, and how many papers hold every
     claim on every seed they ran; None when no paper has runs on other seeds."""
-    checked = [r for r in results if _others(r, seeds)]
+    checked = [r for r in results if other_seeds(r, seeds)]
     if not checked:
         return None
     held = total = robust = 0
-    numbers = sorted({s.data["seed"] for r in checked for s in _others(r, seeds)})
+    numbers = sorted({s.data["seed"] for r in checked for s in other_seeds(r, seeds)})
     for r in checked:
         verdicts = [c.verdict == REPRODUCED for c in r.claims]
-        for s in _others(r, seeds):
-            held_here = _seed_verdicts(r, s)
+        for s in other_seeds(r, seeds):
+            held_here = seed_verdicts(r, s)
             held, total = held + sum(held_here), total + len(held_here)
             verdicts += held_here
         robust += bool(verdicts) and all(verdicts)
@@ -321,7 +306,8 @@ def _stale_note(results: list[Result], seeds: dict[str, list[Result]] | None = N
     """Lines under the summary naming the results that may no longer describe the code."""
     state = {r.paper: freshness(r) for r in results}
     stale_seeds = {
-        r.paper: [s.data["seed"] for s in _others(r, seeds or {}) if freshness(s) == CHANGED] for r in results
+        r.paper: [s.data["seed"] for s in other_seeds(r, seeds or {}) if freshness(s) == CHANGED]
+        for r in results
     }
     stale_seeds = {pid: ns for pid, ns in stale_seeds.items() if ns}
     changed = [pid for pid, s in state.items() if s == CHANGED]
@@ -383,7 +369,7 @@ def markdown(
     for r in results:
         fresh = freshness(r)
         run = _run_date(r) + ("" if fresh == CURRENT else f" ({'⚠ ' if fresh == CHANGED else ''}{fresh})")
-        others = _others(r, seeds)
+        others = other_seeds(r, seeds)
         for i, c in enumerate(r.claims):
             verdict = "✅ reproduced" if c.verdict == REPRODUCED else "❌ not reproduced"
             lines.append(
@@ -449,12 +435,8 @@ def html_page(
         cls = "ok" if n_ok == len(r.claims) else "no"
         fresh = freshness(r)
         run = _run_date(r) + ("" if fresh == CURRENT else f" ({fresh})")
-        others = _others(r, seeds)
-        per_seed = " · ".join(
-            f"seed {s.data['seed']}: {sum(_seed_verdicts(r, s))} / {len(r.claims)}"
-            + (" ⚠" if freshness(s) == CHANGED else "")
-            for s in others
-        )
+        others = other_seeds(r, seeds)
+        per_seed = seeds_held(r, others)
         parts.append(
             f"<tr><td><a href='#{esc(r.paper)}'>{esc(r.paper)}</a> — {esc(_title(r.paper))}</td>"
             f"<td class='{cls}'>{n_ok} / {len(r.claims)}</td>"
@@ -477,7 +459,7 @@ def html_page(
                 f"<p class='meta'>{esc(paper.authors)} ({paper.year}) · "
                 f"<a href='{esc(paper.url)}'>{esc(paper.url)}</a><br>{esc(paper.takeaway)}</p>"
             )
-        others = _others(r, seeds)
+        others = other_seeds(r, seeds)
         parts.append(
             "<table><tr><th>Claim</th><th>Paper's figure</th><th>Threshold</th><th>Measured</th><th>Verdict</th>"
             + ("<th>Other seeds (seed: verdict, measured)</th>" if others else "")

@@ -138,10 +138,11 @@ def seed_folder(root: Path, paper_id: str, seed: int) -> Path:
     return Path(root) / paper_id / SEED_FOLDER.format(seed)
 
 
-def find_seed_results(root: Path) -> dict[str, list[Result]]:
+def find_seed_results(root: Path, skip_malformed: bool = False) -> dict[str, list[Result]]:
     """The runs on other seeds, ``<root>/<id>/seed-<n>/result.json``, by the paper each file
     says ran, in seed order. They sit beside the paper's main result (``<root>/<id>/result.json``)
-    and never replace it. Links leading out of their folder are skipped, as ``find_results`` does."""
+    and never replace it. Links leading out of their folder are skipped, as ``find_results`` does;
+    a malformed file raises ``MalformedResult``, or with ``skip_malformed`` is warned of and skipped."""
     found: dict[str, list[Result]] = {}
     for path in sorted(Path(root).glob("*/seed-*/result.json")):
         match = _SEED_FOLDER.fullmatch(path.parent.name)
@@ -154,7 +155,13 @@ def find_seed_results(root: Path) -> dict[str, list[Result]]:
         except (UnsafeName, OSError, RuntimeError) as e:
             warn(f"{path} {e}; skipped")
             continue
-        r = read_result(path)
+        try:
+            r = read_result(path)
+        except MalformedResult as e:
+            if not skip_malformed:
+                raise
+            warn(f"{e}; skipped")
+            continue
         if r.data["seed"] != int(match.group(1)):
             warn(
                 f"{path} holds a run of seed {r.data['seed']} in the folder {path.parent.name!r}; "
@@ -162,6 +169,39 @@ def find_seed_results(root: Path) -> dict[str, list[Result]]:
             )
         found.setdefault(r.paper, []).append(r)
     return {pid: sorted(rs, key=lambda r: r.data["seed"]) for pid, rs in found.items()}
+
+
+def other_seeds(r: Result, seeds: dict[str, list[Result]]) -> list[Result]:
+    """The runs of ``r``'s paper on seeds other than ``r``'s own."""
+    return [s for s in seeds.get(r.paper, []) if s.data["seed"] != r.data["seed"]]
+
+
+def seed_claim(s: Result, c: Claim) -> Claim | None:
+    """``c`` as the run ``s`` measured it (matched by its statement), if that run checked it."""
+    return next((x for x in s.claims if x.statement == c.statement), None)
+
+
+def seed_verdicts(r: Result, s: Result) -> list[bool]:
+    """For each claim of the main run ``r``: whether the run ``s`` checked it and it held."""
+    verdicts = []
+    for c in r.claims:
+        x = seed_claim(s, c)
+        verdicts.append(x is not None and x.verdict == REPRODUCED)
+    return verdicts
+
+
+def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
+    """'seed 1: 2 / 2 · seed 2: 0 / 2' (with ``short``, '1: 2/2 · 2: 0/2'): how many of the main
+    run ``r``'s claims each other run reproduced; ⚠ marks a run whose code has changed since."""
+    return " · ".join(
+        (
+            f"{s.data['seed']}: {sum(seed_verdicts(r, s))}/{len(r.claims)}"
+            if short
+            else f"seed {s.data['seed']}: {sum(seed_verdicts(r, s))} / {len(r.claims)}"
+        )
+        + (" ⚠" if freshness(s) == CHANGED else "")
+        for s in others
+    )
 
 
 def freshness(r: Result) -> str:

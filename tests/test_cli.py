@@ -194,6 +194,40 @@ def test_reproduce_on_other_seeds_beside_the_main_result(
     assert cell in (tmp_path / "RESULTS.md").read_text()
 
 
+def test_list_shows_the_claims_held_on_other_seeds(
+    toy_paper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`landmarks list` gives one seed's status; the runs on other seeds beside it are counted
+    too, and a malformed one is skipped with a warning, not a traceback."""
+    out = tmp_path / "runs" / "r1"
+    assert main(["reproduce", "toy", "--quick", "--out", str(out)]) == 0
+    monkeypatch.setenv("LANDMARKS_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("LANDMARKS_RESULTS", str(tmp_path / "no-results"))
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert "other seeds" not in capsys.readouterr().out  # no column without them
+    assert main(["reproduce", "toy", "--quick", "--out", str(out), "--seeds", "1", "2"]) == 0
+    path = out / "toy" / "seed-2" / "result.json"
+    result = json.loads(path.read_text())
+    result["claims"][0]["measured"] = 99.0  # far above the threshold (<= 0.5): not reproduced
+    path.write_text(json.dumps(result))
+    held = (
+        json.loads((out / "toy" / "seed-1" / "result.json").read_text())["claims"][0]["verdict"]
+        == "reproduced"
+    )
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    line = next(row for row in listed.splitlines() if " toy " in row)
+    assert f"1: {int(held)}/1 · 2: 0/1" in line and "other seeds" in listed
+    path.write_text("{not json")
+    assert main(["list"]) == 0
+    captured = capsys.readouterr()
+    assert "not a readable JSON result file" in captured.err
+    line = next(row for row in captured.out.splitlines() if " toy " in row)
+    assert f"1: {int(held)}/1" in line and "2: " not in line
+
+
 def test_seeds_counted_against_the_thresholds(toy_paper, tmp_path: Path) -> None:
     from landmarks.report import markdown
     from landmarks.results import find_results, find_seed_results
