@@ -114,7 +114,8 @@ CARD = Card(
         "AIM-0.6B to 7B (24-32 blocks, width 1536-4096, patches of 14) → 6 blocks of 64, 4 heads, "
         "patches of 4 pixels (an 8×8 grid), a head of two MLP blocks: about 0.27 M parameters "
         "(0.20 M in the trunk)",
-        "500 k pre-training steps of 8192 images → 800 steps of 128; the probe: 600 steps of 256",
+        "500 k pre-training steps of about 4 k images (about 2 B images seen) → 800 steps of 128; "
+        "the probe: 600 steps of 256",
         "15 downstream benchmarks → the procedural set's 10 classes",
     ],
     figures={

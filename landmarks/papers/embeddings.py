@@ -72,7 +72,9 @@ CARD = Card(
             "10 nearest words, % (the topic words share no character n-gram with them; a "
             "word-level model has no vector for them)",
             ">= 80",
-            "Bojanowski et al. Sec. 5.3 and Table 7: out-of-vocabulary words get meaningful vectors from n-grams",
+            "Bojanowski et al. Sec. 6.3 and Fig. 2: out-of-vocabulary words get meaningful vectors "
+            "from their n-grams (and Table 1: sisg, which builds them from n-grams, against sisg−, "
+            "which gives them null vectors)",
         ),
         ClaimSpec(
             "GloVe's analogy accuracy minus skip-gram's, |points|",
@@ -104,7 +106,7 @@ CARD = Card(
         "plural's vector is the mean of its n-grams' rows, most of which it shares with the stem, "
         "so the stem is near by construction, whatever was learned. The claim now also asks for "
         "one of the concept's topic words, which share no n-gram with the plural, so that only "
-        "what the shared n-grams learned from the stem's contexts can bring them near (Table 7's "
+        "what the shared n-grams learned from the stem's contexts can bring them near (Sec. 6.3's "
         "point: meaningful vectors for words never seen). The run measures both scores for the "
         "trained model and for the same model before training (metric unseen_plurals_percent)."
     ),

@@ -108,7 +108,8 @@ CARD = Card(
     ],
     shrinks=[
         "hulls of 5–10 points (paper: 5–50, and up to 500 at test), tested at 10 and at 20",
-        "TSP on 5 cities only (paper: 5–20, and approximate targets beyond 10)",
+        "TSP on 5 cities only (paper: 5–20 cities with exact Held-Karp tours as targets; "
+        "approximate tours, its A1-A3, only for n = 50)",
         "one LSTM layer of 128 units (paper: 256 or 512); 5000 Adam steps of 128 examples for hulls "
         "and 1000 for TSP, with warm-up and cosine decay (paper: SGD on 1 M examples)",
         "used points are masked for hulls too (the paper constrained only its TSP beam search); an "
