@@ -85,7 +85,7 @@ CARD = Card(
             "NCD clusters texts by source: purity of three clusters (average linkage on lzma NCD) "
             "over Shakespeare excerpts, Python source files and random bytes",
             ">= 0.9",
-            "Cilibrasi and Vitányi (2005), after the book's Sec. on information distance: "
+            "Cilibrasi and Vitányi (2005), after the book's Sec. 12.6 on information distance: "
             "compression-based clustering recovers languages, authors and species",
         ),
         ClaimSpec(
