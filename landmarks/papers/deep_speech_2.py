@@ -6,7 +6,7 @@ alignment of the audio to its transcript. Read top to bottom, as the paper's Sec
 1. **Convolutions** over time and frequency of the spectrogram (Sec. 3.5), the first one
    striding in time so the recurrent layers see fewer frames, each with batch norm and the
    clipped ReLU σ(x) = min(max(x, 0), 20) of the paper.
-2. **Bidirectional recurrent layers** (GRUs, Sec. 3.3), the two directions summed.
+2. **Bidirectional recurrent layers** (GRUs, Sec. 3.4), the two directions summed.
 3. **Sequence-wise batch norm** (Sec. 3.2) on the vertical connections only:
    h_t^l = f(B(W^l h_t^{l−1}) + U^l h_{t−1}^l), where B normalizes each unit of W^l h^{l−1}
    by its mean and variance over the whole minibatch *and* every (unpadded) time step. The
@@ -16,11 +16,11 @@ alignment of the audio to its transcript. Read top to bottom, as the paper's Sec
    alignments that collapse to the transcript. Training calls torch's kernel for the same
    loss (``fused_ctc``, the default: training steps about 14 % faster here);
    ``--set fused_ctc=false`` trains through the recursion written out.
-5. **SortaGrad** (Sec. 3.1): in the first epoch the minibatches come in order of their
+5. **SortaGrad** (Sec. 3.3): in the first epoch the minibatches come in order of their
    longest utterance, shortest first; later epochs take them in random order. Long utterances
    early in training give large, unstable CTC gradients; short ones are an easy start.
 6. **Decoding**: the most probable symbol per frame, merged (greedy), or prefix beam search,
-   optionally with a character n-gram language model added with a weight (Sec. 7, Eq. 3).
+   optionally with a character n-gram language model added with a weight (Sec. 3.8).
 
 ``reproduce`` trains on speech from the offline synthesizer (``landmarks.data.speech``) or on
 your own WAV files (``--data-dir``), scores characters on speakers it never heard, and runs
@@ -103,7 +103,7 @@ CARD = Card(
         "CTC written out (log-space forward–backward, its own gradient; training uses torch's "
         "kernel for the same loss unless --set fused_ctc=false), greedy decoding and "
         "prefix beam search with an optional character n-gram LM",
-        "SortaGrad exactly as Sec. 3.1 states it: minibatches in order of their longest "
+        "SortaGrad exactly as Sec. 3.3 states it: minibatches in order of their longest "
         "utterance in epoch 1, in random order afterwards",
         "the ablations: the same data, the same minibatches, the same steps and the same seed, "
         "with one change each (SortaGrad's ablation starts from the very same weights)",
@@ -124,7 +124,7 @@ CARD = Card(
     figures={
         "Sec. 3.2, Eq. 6": "h_t^l = f(B(W^l h_t^{l−1}) + U^l h_{t−1}^l), statistics over the "
         "minibatch and the sequence",
-        "Sec. 3.1": "SortaGrad: epoch 1 by increasing length of the longest utterance, then random",
+        "Sec. 3.3": "SortaGrad: epoch 1 by increasing length of the longest utterance, then random",
         "Table 4": "batch norm: lower WER, the gap growing with depth (9 layers, 7 recurrent)",
         "Table 5": "SortaGrad: lower dev WER with and without batch norm",
     },
@@ -222,7 +222,7 @@ PRESETS = {
 }
 
 
-# ---- sequence-wise batch norm and the bidirectional GRU (Sec. 3.2, 3.3) --------------------------
+# ---- sequence-wise batch norm and the bidirectional GRU (Sec. 3.2, 3.4) --------------------------
 
 
 class SequenceBatchNorm(nn.Module):
@@ -307,7 +307,7 @@ class BatchNormBiGRU(nn.Module):
 
 
 def clipped_relu(x: Tensor) -> Tensor:
-    """σ(x) = min(max(x, 0), 20), the paper's activation (Sec. 3)."""
+    """σ(x) = min(max(x, 0), 20), the paper's activation (Sec. 3.1)."""
     return x.clamp(0.0, 20.0)
 
 
@@ -355,7 +355,7 @@ class DeepSpeech2(nn.Module):
         return self.out(x).log_softmax(-1).transpose(0, 1), lengths  # (T', B, symbols)
 
 
-# ---- SortaGrad (Sec. 3.1) -------------------------------------------------------------------------
+# ---- SortaGrad (Sec. 3.3) -------------------------------------------------------------------------
 
 
 def minibatches(lengths: list[int], batch: int) -> list[list[int]]:
@@ -372,7 +372,7 @@ def minibatch_order(longest: list[int], epoch: int, sortagrad: bool, generator: 
     return torch.randperm(len(longest), generator=generator).tolist()
 
 
-# ---- a character n-gram language model for the beam search (Sec. 7) ------------------------------
+# ---- a character n-gram language model for the beam search (Sec. 3.8) -----------------------------
 
 
 class CharNgramLM:
