@@ -81,7 +81,7 @@ CARD = Card(
         "the angular distance at the last token (Eq. 7), averaged over held-out windows, for every "
         "start ℓ and block size n; the argmin rule for which block to remove",
         "healing with QLoRA: the remaining layers' linear weights frozen in NF4, LoRA on every one of "
-        "them, trained on the pretraining text",
+        "them (the paper: on the MLP modules only, App. A.1), trained on the pretraining text",
         "the comparison with removing the first layers, healed the same way",
     ],
     shrinks=[
