@@ -66,21 +66,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         if root not in seeds_in:
             seeds_in[root] = find_seed_results(root, skip_malformed=True)
         held[pid] = seeds_held(r, other_seeds(r, seeds_in[root]), short=True)
-    columns = (
-        "id",
-        "year",
-        "title",
-        "track",
-        "status",
-        *(["other seeds"] if any(held.values()) else []),
-    )
+    show_seeds = any(held.values())
     table = Table(title="landmarks: papers", title_justify="left")
-    if len(columns) > 5:
+    if show_seeds:
         table.caption = (
             "other seeds: claims each run on another seed reproduced (⚠: code changed since that run)"
         )
         table.caption_justify = "left"
-    for col in columns:
+    for col in ("id", "year", "title", "track", "status", *(["other seeds"] if show_seeds else [])):
         table.add_column(col, no_wrap=col in ("id", "status", "other seeds"))
     for p in registry.PAPERS:
         status = statuses.get(p.id, (NOT_RUN, None))[0]
@@ -88,7 +81,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             "green" if status.startswith("reproduced") else "red" if status.startswith("not rep") else "dim"
         )
         row = [p.id, str(p.year), p.title, f"{p.track}. {registry.TRACKS[p.track]}", f"[{style}]{status}[/]"]
-        table.add_row(*row, *([held.get(p.id, "")] if len(columns) > len(row) else []))
+        table.add_row(*row, *([held.get(p.id, "")] if show_seeds else []))
     _console().print(table)
     return 0
 
