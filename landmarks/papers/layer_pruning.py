@@ -74,7 +74,9 @@ CARD = Card(
             "Removing the first 25 % of the layers instead, healed the same way: its loss cost over the "
             "chosen block's",
             ">= 3",
-            "Gromov et al. Sec. 4: removing layers by a simpler rule from the wrong end is far worse",
+            "Gromov et al. Sec. 3.1, hypothesis (1): deleting a shallow layer should hurt far more "
+            "than deleting a deeper one, since every later layer sees the change (the paper does not "
+            "run this ablation: its Sec. 4.4 removes the deepest layers instead)",
         ),
     ],
     keeps=[

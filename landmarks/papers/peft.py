@@ -77,12 +77,12 @@ CARD = Card(
             "LoRA on the attention weights (< 2 % of the parameters trainable): share of full "
             "fine-tuning's drop in validation loss it recovers, %",
             ">= 90",
-            "Hu et al. Tables 2-3: LoRA matches or beats full fine-tuning with 0.01-0.1 % of the parameters",
+            "Hu et al. Tables 2-3: LoRA matches or beats full fine-tuning with 0.1-0.3 % of the parameters",
         ),
         ClaimSpec(
             "QLoRA (NF4 base) validation loss relative to fp32 LoRA's, |difference| %",
             "<= 2",
-            "Dettmers et al. Sec. 4, Table 3 and Fig. 3: 4-bit NF4 QLoRA matches 16-bit LoRA",
+            "Dettmers et al. Sec. 4, Tables 3-4: 4-bit NF4 QLoRA matches 16-bit LoRA",
         ),
         ClaimSpec(
             "Frozen base in memory, fp32 over NF4 (QLoRA), times smaller",
