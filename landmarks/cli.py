@@ -70,7 +70,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     table = Table(title="landmarks: papers", title_justify="left")
     if show_seeds:
         table.caption = (
-            "other seeds: claims each run on another seed reproduced (⚠: code changed since that run)"
+            "other seeds: claims each run on another seed reproduced (⚠: code changed since that "
+            "run; (quick) or (full): it ran another preset than the status column's)"
         )
         table.caption_justify = "left"
     for col in ("id", "year", "title", "track", "status", *(["other seeds"] if show_seeds else [])):

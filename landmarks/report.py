@@ -37,6 +37,7 @@ from landmarks.results import (
     find_seed_results,
     freshness,
     other_seeds,
+    preset_differs,
     seed_claim,
     seed_verdicts,
     seeds_held,
@@ -94,8 +95,8 @@ def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
     parts = []
     for s in others:
         mark = " ⚠" if freshness(s) == CHANGED else ""
-        if s.data["quick"] != r.data["quick"]:
-            mark += " (quick)" if s.data["quick"] else " (full)"
+        if preset_differs(r, s):
+            mark += f" ({preset_differs(r, s)})"
         x = seed_claim(s, c)
         if x is None:
             parts.append(f"{s.data['seed']}: not checked{mark}")

@@ -190,9 +190,18 @@ def seed_verdicts(r: Result, s: Result) -> list[bool]:
     return verdicts
 
 
+def preset_differs(r: Result, s: Result) -> str:
+    """'' when ``s`` ran the same preset as the main run ``r``; else the preset ``s`` ran
+    ('quick' or 'full'), since a quick run's verdicts say little about the full one's."""
+    if s.data["quick"] == r.data["quick"]:
+        return ""
+    return "quick" if s.data["quick"] else "full"
+
+
 def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
     """'seed 1: 2 / 2 · seed 2: 0 / 2' (with ``short``, '1: 2/2 · 2: 0/2'): how many of the main
-    run ``r``'s claims each other run reproduced; ⚠ marks a run whose code has changed since."""
+    run ``r``'s claims each other run reproduced; ⚠ marks a run whose code has changed since,
+    and '(quick)' or '(full)' one that ran another preset than ``r``."""
     return " · ".join(
         (
             f"{s.data['seed']}: {sum(seed_verdicts(r, s))}/{len(r.claims)}"
@@ -200,6 +209,7 @@ def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
             else f"seed {s.data['seed']}: {sum(seed_verdicts(r, s))} / {len(r.claims)}"
         )
         + (" ⚠" if freshness(s) == CHANGED else "")
+        + (f" ({preset_differs(r, s)})" if preset_differs(r, s) else "")
         for s in others
     )
 

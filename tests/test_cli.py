@@ -220,6 +220,13 @@ def test_list_shows_the_claims_held_on_other_seeds(
     listed = capsys.readouterr().out
     line = next(row for row in listed.splitlines() if " toy " in row)
     assert f"1: {int(held)}/1 · 2: 0/1" in line and "other seeds" in listed
+    # a run of another preset than the status column's is marked as such
+    result["quick"] = False
+    path.write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if " toy " in row)
+    assert f"1: {int(held)}/1 · 2: 0/1 (full)" in line
     path.write_text("{not json")
     assert main(["list"]) == 0
     captured = capsys.readouterr()
