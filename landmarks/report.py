@@ -37,7 +37,7 @@ from landmarks.results import (
     find_seed_results,
     freshness,
     other_seeds,
-    preset_differs,
+    preset_mark,
     seed_claim,
     seed_verdicts,
     seeds_held,
@@ -94,9 +94,7 @@ def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
     preset differs from the main run's."""
     parts = []
     for s in others:
-        mark = " ⚠" if freshness(s) == CHANGED else ""
-        if preset_differs(r, s):
-            mark += f" ({preset_differs(r, s)})"
+        mark = (" ⚠" if freshness(s) == CHANGED else "") + preset_mark(r, s)
         x = seed_claim(s, c)
         if x is None:
             parts.append(f"{s.data['seed']}: not checked{mark}")

@@ -190,12 +190,12 @@ def seed_verdicts(r: Result, s: Result) -> list[bool]:
     return verdicts
 
 
-def preset_differs(r: Result, s: Result) -> str:
-    """'' when ``s`` ran the same preset as the main run ``r``; else the preset ``s`` ran
-    ('quick' or 'full'), since a quick run's verdicts say little about the full one's."""
+def preset_mark(r: Result, s: Result) -> str:
+    """'' when ``s`` ran the same preset as the main run ``r``; else ' (quick)' or ' (full)', the
+    preset ``s`` ran, since a quick run's verdicts say little about the full one's."""
     if s.data["quick"] == r.data["quick"]:
         return ""
-    return "quick" if s.data["quick"] else "full"
+    return " (quick)" if s.data["quick"] else " (full)"
 
 
 def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
@@ -209,7 +209,7 @@ def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
             else f"seed {s.data['seed']}: {sum(seed_verdicts(r, s))} / {len(r.claims)}"
         )
         + (" ⚠" if freshness(s) == CHANGED else "")
-        + (f" ({preset_differs(r, s)})" if preset_differs(r, s) else "")
+        + preset_mark(r, s)
         for s in others
     )
 
