@@ -37,8 +37,8 @@ from landmarks.results import (
     find_seed_results,
     freshness,
     other_seeds,
-    preset_mark,
     seed_claim,
+    seed_mark,
     seed_verdicts,
     seeds_held,
 )
@@ -94,7 +94,7 @@ def _seed_cell(c: Claim, r: Result, others: list[Result]) -> str:
     preset differs from the main run's."""
     parts = []
     for s in others:
-        mark = (" ⚠" if freshness(s) == CHANGED else "") + preset_mark(r, s)
+        mark = seed_mark(r, s)
         x = seed_claim(s, c)
         if x is None:
             parts.append(f"{s.data['seed']}: not checked{mark}")

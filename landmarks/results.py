@@ -190,12 +190,14 @@ def seed_verdicts(r: Result, s: Result) -> list[bool]:
     return verdicts
 
 
-def preset_mark(r: Result, s: Result) -> str:
-    """'' when ``s`` ran the same preset as the main run ``r``; else ' (quick)' or ' (full)', the
-    preset ``s`` ran, since a quick run's verdicts say little about the full one's."""
-    if s.data["quick"] == r.data["quick"]:
-        return ""
-    return " (quick)" if s.data["quick"] else " (full)"
+def seed_mark(r: Result, s: Result) -> str:
+    """What to say beside the run ``s`` on another seed than the main run ``r``: ' ⚠' if its code
+    has changed since, then ' (quick)' or ' (full)' if it ran another preset than ``r`` (a quick
+    run's verdicts say little about the full one's); '' if neither."""
+    mark = " ⚠" if freshness(s) == CHANGED else ""
+    if s.data["quick"] != r.data["quick"]:
+        mark += " (quick)" if s.data["quick"] else " (full)"
+    return mark
 
 
 def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
@@ -208,8 +210,7 @@ def seeds_held(r: Result, others: list[Result], short: bool = False) -> str:
             if short
             else f"seed {s.data['seed']}: {sum(seed_verdicts(r, s))} / {len(r.claims)}"
         )
-        + (" ⚠" if freshness(s) == CHANGED else "")
-        + preset_mark(r, s)
+        + seed_mark(r, s)
         for s in others
     )
 

@@ -255,7 +255,10 @@ def test_seeds_counted_against_the_thresholds(toy_paper, tmp_path: Path) -> None
     result["claims"][0]["measured"] = 0.0
     path.write_text(json.dumps(result))
     md = markdown(find_results(tmp_path), {}, find_seed_results(tmp_path))
-    assert "1: ✅ 0" in md
+    assert "1: ✅ 0" in md and "(full)" not in md
+    path.write_text(json.dumps(result | {"quick": False}))  # a full run beside a quick main run
+    md = markdown(find_results(tmp_path), {}, find_seed_results(tmp_path))
+    assert "1: ✅ 0 (full)" in md
     assert f"{int(main_ok)} of 1 paper reproduce every claim on every seed" in md
 
 

@@ -106,8 +106,9 @@ CARD = Card(
         "model the most similar block of 3 starts a quarter to two fifths of the way in (claim 2: "
         "0.25 to 0.42 on seeds 0–2), not in the deeper half; removed and healed, it still costs "
         "little (claim 1). Which block it is moves with the base: when the bases were pretrained "
-        "again on another CPU (whose arithmetic differs in the last digits), seed 2's block moved "
-        "from 0.25 to 0.42, still short of the deeper half."
+        "again on an AMD host in place of cached ones (most likely trained on another CPU, whose "
+        "arithmetic differs in the last digits), seed 2's block moved from 0.25 to 0.42, still "
+        "short of the deeper half."
     ),
 )
 
