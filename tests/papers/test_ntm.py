@@ -64,9 +64,16 @@ def test_quick_run_writes_result(tmp_path: Path):
         assert generalizes["verdict"] == "not reproduced"
     assert "bits_at_test_length_ntm_minus_lstm" in saved["metrics"]
     for a in saved["metrics"]["attempts"].values():
-        assert set(a) == {"ran", "kept", "validation_bits"}
-        assert len(a["validation_bits"]) == a["ran"] and 1 <= a["kept"] <= a["ran"]
+        assert set(a) == {"ran", "kept", "validation_bits", "slips"}
+        assert len(a["validation_bits"]) == a["ran"] == len(a["slips"]) and 1 <= a["kept"] <= a["ran"]
         assert a["validation_bits"][a["kept"] - 1] == min(a["validation_bits"])
+        # each attempt's slips are the validation sequences behind its mean, worst first
+        for bits, slip in zip(a["validation_bits"], a["slips"], strict=True):
+            worst = [b for _, b in slip["worst"]]
+            assert worst == sorted(worst, reverse=True) and all(b > 0 for b in worst)
+            assert len(worst) == min(3, slip["sequences_wrong"])
+            assert (slip["sequences_wrong"] == 0) == (bits == 0)
+            assert sum(worst) <= bits * saved["config"]["test_size"] + 1e-9
 
 
 def test_bad_settings_exit_2(capsys):
