@@ -5,8 +5,11 @@ an encoder (``layer-pruning``, ``llm2vec``) start from the same model: ``Decoder
 trained to predict the next character of the corpus's training split. ``pretrained_lm`` trains
 it the first time a (size, seed, corpus) is asked for and stores its weights in the user's cache
 folder (``landmarks.engine.cache``); later runs load them, checked against their checksum and
-the settings they were trained under, and a damaged or mismatched entry is trained again with a
-message. ``--set cache_base=false`` trains without the cache.
+the settings, the corpus and the code they were trained under (the fingerprint of this module and
+everything it imports, ``landmarks.provenance.code_fingerprint``: an edit to the model, the
+training loop or the data code trains the base again instead of loading weights an older version
+made), and a damaged or mismatched entry is trained again with a message. ``--set
+cache_base=false`` trains without the cache.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from landmarks.engine.cache import cached_state
 from landmarks.engine.run import Run
 from landmarks.engine.train import fit, warmup_cosine
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
+from landmarks.provenance import code_fingerprint
 
 __all__ = ["BaseFields", "BaseSpec", "pretrained_lm"]
 
@@ -124,7 +128,13 @@ def pretrained_lm(
             run.metric("base_seconds", round(history.seconds, 2))
         return model.state_dict()
 
-    key = {"spec": asdict(spec), "seed": run.seed, "corpus": _corpus_digest(data), "version": 1}
+    key = {
+        "spec": asdict(spec),
+        "seed": run.seed,
+        "corpus": _corpus_digest(data),
+        "code": code_fingerprint(__name__),  # the code that trains it, as well as its settings
+        "version": 1,
+    }
     state, cached = cached_state(run.log, "char-lm-base", key, train, enabled=cache)
     model.load_state_dict(state)
     run.metric("base_from_cache", cached)

@@ -13,7 +13,8 @@ Each of these methods freezes the pretrained weights and trains something small 
 
 ``reproduce`` pre-trains the shared character-level decoder-only transformer
 (``landmarks.nn.transformer``) on the plays of the bundled corpus, kept in the user's cache
-folder after the first run (``landmarks.engine.cache``), then fine-tunes it on the poems it
+folder after the first run (``landmarks.engine.cache``, keyed by its settings, the plays' text
+and the fingerprint of this module's code, so an edit here pre-trains it again), then fine-tunes it on the poems it
 never saw (the sonnets and *The Rape of Lucrece*, validated on the other three poems) with full
 fine-tuning and each method, and measures:
 
@@ -27,6 +28,7 @@ fine-tuning and each method, and measures:
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from landmarks.nn.lora import add_lora
 from landmarks.nn.nf4 import quantize_linears, stored_bytes
 from landmarks.nn.prompts import PrefixTuning, PromptTuning
 from landmarks.nn.transformer import DecoderOnlyTransformer, TransformerConfig
+from landmarks.provenance import code_fingerprint
 from landmarks.registry import Card, ClaimSpec
 
 __all__ = ["CARD", "METHODS", "PRESETS", "Config", "reproduce"]
@@ -457,7 +460,8 @@ def _pretrain(cfg: Config, run: Run, mcfg: TransformerConfig, plays: Tensor) -> 
         "steps": cfg.pretrain_steps,
         "batch": cfg.pretrain_batch,
         "lr": cfg.pretrain_lr,
-        "data": "plays of the bundled corpus",
+        "data": hashlib.sha256(plays.cpu().numpy().tobytes()).hexdigest()[:16],  # the plays' ids
+        "code": code_fingerprint(__name__),  # the code that pre-trains it, as well as its settings
         "version": 1,
     }
     state, cached = cached_state(run.log, "peft-base", key, train, enabled=cfg.cache_base)

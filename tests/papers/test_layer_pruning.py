@@ -113,6 +113,18 @@ def test_shared_base_is_cached_and_a_damaged_entry_is_retrained(tmp_path: Path, 
     pretrained_lm(run(), spec, data)
     assert any("checksum does not match" in m for m in messages)
 
+    # the code that trains the base is part of the key: after an edit, the entry is not loaded
+    import landmarks.engine.pretrained as pretrained
+
+    messages.clear()
+    pretrained_lm(run(), spec, data)
+    assert any("loaded the cached weights" in m for m in messages)
+    messages.clear()
+    monkeypatch.setattr(pretrained, "code_fingerprint", lambda name: "edited")
+    pretrained_lm(run(), spec, data)
+    assert not any("loaded the cached weights" in m for m in messages)
+    assert len(list((cache_dir() / "char-lm-base").glob("*.pt"))) == 2  # its own entry
+
 
 @pytest.mark.parametrize(
     ("setting", "message"),

@@ -82,3 +82,31 @@ def test_quick_run_writes_result(tmp_path: Path):
     assert [c["verdict"] for c in saved["claims"]] == [c["verdict"] for c in result["claims"]]
     assert set(saved["metrics"]["methods"]) == set(pp.METHODS)
     assert (tmp_path / "peft" / "methods.png").exists()
+
+
+def test_cached_base_is_keyed_by_settings_data_and_code(tmp_path: Path, monkeypatch):
+    """A cached base is loaded only for the settings, plays and code it was pre-trained with."""
+    from dataclasses import replace
+
+    from landmarks.engine import Run
+
+    monkeypatch.setenv("LANDMARKS_CACHE", str(tmp_path / "cache"))
+    cfg = replace(pp.PRESETS["quick"], pretrain_steps=2, cache_base=True)
+    plays = torch.randint(0, 20, (500,), generator=torch.Generator().manual_seed(0))
+    messages: list[str] = []
+
+    def pretrain(ids: torch.Tensor) -> None:
+        run = Run(paper="peft", seed=0, device=torch.device("cpu"), out=tmp_path, show_progress=False)
+        run.log = messages.append  # type: ignore[method-assign]
+        messages.clear()
+        pp._pretrain(cfg, run, pp.model_config(cfg, 20), ids)
+
+    pretrain(plays)
+    pretrain(plays)
+    assert any("loaded the cached weights" in m for m in messages)
+    pretrain(plays.roll(1))  # other text
+    assert not any("loaded the cached weights" in m for m in messages)
+    monkeypatch.setattr(pp, "code_fingerprint", lambda name: "edited")  # other code
+    pretrain(plays)
+    assert not any("loaded the cached weights" in m for m in messages)
+    assert len(list((tmp_path / "cache" / "peft-base").glob("*.pt"))) == 3
