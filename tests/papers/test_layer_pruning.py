@@ -87,6 +87,35 @@ def test_healing_freezes_the_base_in_nf4_and_starts_where_the_quantized_model_is
     assert not torch.allclose(untrained(idx), quantized_only)  # LoRA B starts at 0: no change until trained
 
 
+def test_shared_base_does_not_depend_on_the_paper_that_trains_it(tmp_path: Path):
+    """layer-pruning and llm2vec share one cached base: whichever trains it first, the weights
+    must be those the other would have trained."""
+    from landmarks.data.text import encode_chars, text_split
+    from landmarks.engine import Run
+    from landmarks.engine.pretrained import BaseSpec, pretrained_lm
+
+    data = encode_chars(text_split())
+    spec = BaseSpec(n_layer=2, d_model=8, n_head=2, context=8, steps=3, batch=2)
+    states = [
+        pretrained_lm(
+            Run(paper=paper, seed=1, device=torch.device("cpu"), out=tmp_path / paper, show_progress=False),
+            spec,
+            data,
+            cache=False,
+        ).state_dict()
+        for paper in ("layer-pruning", "llm2vec")
+    ]
+    untrained = pretrained_lm(
+        Run(paper="llm2vec", seed=1, device=torch.device("cpu"), out=tmp_path / "u", show_progress=False),
+        BaseSpec(n_layer=2, d_model=8, n_head=2, context=8, steps=0, batch=2),
+        data,
+        cache=False,
+    ).state_dict()
+    for name, a in states[0].items():
+        torch.testing.assert_close(a, states[1][name], rtol=0, atol=0)
+    assert any(not torch.equal(a, untrained[name]) for name, a in states[0].items())  # it did train
+
+
 def test_shared_base_is_cached_and_a_damaged_entry_is_retrained(tmp_path: Path, monkeypatch):
     from landmarks.data.text import encode_chars, text_split
     from landmarks.engine import Run
