@@ -102,13 +102,16 @@ CARD = Card(
     notes=(
         "A cost below 0.1 % of the reference loss (the evaluation's resolution) counts as 0.1 % in the "
         "ratio of the third claim, so that the ratio is defined when the chosen block costs nothing. "
-        "Where the chosen block lies is what this toy does not reproduce: in the 12-layer character "
-        "model the most similar block of 3 starts a quarter to two fifths of the way in (claim 2: "
-        "0.25 to 0.42 on seeds 0–2), not in the deeper half; removed and healed, it still costs "
-        "little (claim 1). Which block it is moves with the base: when the bases were pretrained "
-        "again on an AMD host in place of cached ones (most likely trained on another CPU, whose "
-        "arithmetic differs in the last digits), seed 2's block moved from 0.25 to 0.42, still "
-        "short of the deeper half."
+        "Where the chosen block lies is what this toy does not reproduce reliably: in the 12-layer "
+        "character model the most similar block of 3 starts at layer index 6, 4 and 2 (of 0–11) on seeds 0–2 "
+        "(claim 2: 0.50, 0.33 and 0.17), at the edge of the deeper half on one seed and short of "
+        "it on the others; removed and healed, it still costs little (claim 1). The single-layer "
+        "distances are nearly flat from the third layer to the last (about 0.05 to 0.14 on seeds "
+        "0–2, against 0.38 to 0.40 for the first), so which block wins moves with the base: the "
+        "bases trained before 2026-11-30 drew their batches from a generator keyed by the paper "
+        "that trained them first (layer-pruning or llm2vec), and on those the block started at "
+        "0.25 to 0.42. The base is now the same whichever paper trains it (a test checks it), "
+        "and its cache entry is keyed by the code that trains it."
     ),
 )
 
