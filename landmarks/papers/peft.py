@@ -14,9 +14,9 @@ Each of these methods freezes the pretrained weights and trains something small 
 ``reproduce`` pre-trains the shared character-level decoder-only transformer
 (``landmarks.nn.transformer``) on the plays of the bundled corpus, kept in the user's cache
 folder after the first run (``landmarks.engine.cache``, keyed by its settings, the plays' text
-and the fingerprint of this module's code, so an edit here pre-trains it again), then fine-tunes it on the poems it
-never saw (the sonnets and *The Rape of Lucrece*, validated on the other three poems) with full
-fine-tuning and each method, and measures:
+and the fingerprint of this module's code, so an edit here pre-trains it again), then
+fine-tunes it on the poems it never saw (the sonnets and *The Rape of Lucrece*, validated on
+the other three poems) with full fine-tuning and each method, and measures:
 
 1. the share of full fine-tuning's drop in validation loss that LoRA recovers, with under 2 %
    of the parameters trainable;
